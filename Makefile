@@ -1,0 +1,50 @@
+# Rosetta: `make export` and `make test` work on a fresh clone; both set up .venv and node deps first.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+VENV_STAMP := $(VENV)/.installed
+NODE_STAMP := js/node_modules/.installed
+ENV ?= dev
+
+.PHONY: help venv node export train test test-fast bench clean
+
+help:
+	@echo "make export   train, export and validate every lane x format (creates .venv if missing)"
+	@echo "make test     the full test suite (fast tests + end-to-end ones marked slow)"
+	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
+
+# One step installs everything: the pinned stack, then the converters whose metadata pins packages that
+# are broken with current TF, with --no-deps (see requirements-nodeps.txt).
+$(VENV_STAMP): pyproject.toml requirements-nodeps.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
+	touch $@
+
+venv: $(VENV_STAMP)
+
+$(NODE_STAMP): js/package.json js/package-lock.json
+	cd js && npm ci --no-audit --no-fund
+	touch $@
+
+node: $(NODE_STAMP)
+
+train: venv
+	$(BIN)/rosetta train
+
+export: venv node
+	$(BIN)/rosetta train
+	$(BIN)/rosetta export
+
+test: venv node
+	$(BIN)/pytest
+
+test-fast: venv node
+	$(BIN)/pytest -m "not slow"
+
+bench: venv node
+	$(BIN)/rosetta bench
+
+clean:
+	rm -rf artifacts

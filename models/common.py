@@ -1,0 +1,97 @@
+"""What the three lanes share: training config, batch order, epoch reporting, the weights layout."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from rosetta import contract
+
+# Every lane initialises kernels Glorot-uniform and biases to zero (Keras' defaults; torch's own default
+# init ends about 0.3 points lower after 5 epochs here), so the lanes differ only in their random streams.
+# Framework-neutral weights: one (kernel [in, out], bias [out]) pair per Dense layer, float32.
+# Keras and Flax store kernels this way; torch.nn.Linear stores the transpose.
+Weights = list[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Adam at `learning_rate`, cosine-decayed to 0 over all steps (see rosetta.contract)."""
+    epochs: int = contract.EPOCHS
+    batch_size: int = contract.BATCH_SIZE
+    learning_rate: float = contract.LEARNING_RATE
+    seed: int = contract.SEED
+
+
+@dataclass
+class EpochStats:
+    epoch: int
+    loss: float
+    train_accuracy: float
+    seconds: float
+
+
+@dataclass
+class History:
+    epochs: list[EpochStats] = field(default_factory=list)
+
+    def as_dicts(self) -> list[dict]:
+        return [asdict(e) for e in self.epochs]
+
+
+EpochCallback = Callable[[EpochStats], None]
+
+
+def print_epoch(lane: str, total_epochs: int) -> EpochCallback:
+    """Per-epoch progress line with timing, the same format in every lane."""
+    def report(stats: EpochStats) -> None:
+        print(f"[{lane:>5}] epoch {stats.epoch}/{total_epochs}  loss {stats.loss:.4f}  "
+              f"train-acc {stats.train_accuracy:.4f}  {stats.seconds:.1f}s", flush=True)
+    return report
+
+
+def total_steps(n: int, config: TrainConfig) -> int:
+    """Optimizer updates in a run: the horizon of the cosine learning-rate decay."""
+    return config.epochs * -(-n // config.batch_size)
+
+
+def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Index batches over a fresh permutation; the last short batch is kept."""
+    order = rng.permutation(n)
+    for start in range(0, n, batch_size):
+        yield order[start:start + batch_size]
+
+
+class EpochTimer:
+    """Accumulates loss/accuracy over one epoch's batches and times it."""
+
+    def __init__(self, epoch: int) -> None:
+        self.epoch, self.start = epoch, time.perf_counter()
+        self.loss_sum, self.correct, self.seen = 0.0, 0, 0
+
+    def add(self, loss: float, correct: int, count: int) -> None:
+        self.loss_sum += loss * count
+        self.correct += correct
+        self.seen += count
+
+    def stats(self) -> EpochStats:
+        return EpochStats(self.epoch, self.loss_sum / self.seen, self.correct / self.seen,
+                          time.perf_counter() - self.start)
+
+
+def random_weights(seed: int) -> Weights:
+    """Glorot-uniform kernels and small random biases in the canonical layout."""
+    rng = np.random.default_rng(seed)
+    weights = []
+    for fan_in, fan_out in zip(contract.LAYER_SIZES[:-1], contract.LAYER_SIZES[1:]):
+        limit = np.sqrt(6.0 / (fan_in + fan_out))
+        kernel = rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)
+        bias = rng.uniform(-0.1, 0.1, fan_out).astype(np.float32)
+        weights.append((kernel, bias))
+    return weights
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    return float((probabilities.argmax(axis=1) == labels).mean())

@@ -1,0 +1,85 @@
+"""`rosetta` command line: train the lanes (and, as they land, export / bench / serve)."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from rosetta import contract
+from rosetta.data import DEFAULT_DATA_DIR, DataError, load_split
+
+ARTIFACTS_DIR = Path("artifacts")
+console = Console()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _lanes(choice: str) -> list[str]:
+    return list(contract.LANES) if choice == "all" else [choice]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from models.common import TrainConfig
+    from rosetta.training import train_lane
+
+    train, test = load_split("train", args.data_dir), load_split("test", args.data_dir)
+    if args.train_limit:
+        train = train.head(args.train_limit)
+    config = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, seed=args.seed)
+    results = []
+    for name in _lanes(args.lane):
+        console.print(f"[bold]training {name}[/] on {len(train):,} images, {config}")
+        results.append(train_lane(name, train, test, config, args.out))
+    table = Table(title="training summary")
+    for column in ("lane", "test accuracy", "train s", "epochs", "checkpoint"):
+        table.add_column(column)
+    for m in results:
+        ok = m["test_accuracy"] >= 0.98 or args.train_limit
+        table.add_row(m["lane"], f"[{'green' if ok else 'red'}]{m['test_accuracy']:.4f}[/]",
+                      f"{m['train_seconds']:.1f}", str(m["epochs"]), str(args.out / m["lane"] / m["checkpoint"]))
+    console.print(table)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
+                        help="directory with the MNIST IDX .gz files and SHA256SUMS.raw")
+    parser.add_argument("--out", type=Path, default=ARTIFACTS_DIR, help="artifacts directory")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = sub.add_parser("train", help="train one lane or all")
+    train.add_argument("--lane", choices=[*contract.LANES, "all"], default="all")
+    train.add_argument("--epochs", type=_positive_int, default=contract.EPOCHS)
+    train.add_argument("--batch-size", type=_positive_int, default=contract.BATCH_SIZE)
+    train.add_argument("--seed", type=int, default=contract.SEED)
+    train.add_argument("--train-limit", type=_positive_int, default=None,
+                       help="train on the first N training images only (quick runs)")
+    train.set_defaults(func=cmd_train)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    start = time.perf_counter()
+    try:
+        code = args.func(args)
+    except DataError as exc:
+        print(f"rosetta: data error: {exc}", file=sys.stderr)  # plain: no wrapping inside the path
+        return 2
+    console.print(f"done in {time.perf_counter() - start:.1f}s")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
