@@ -22,16 +22,22 @@ class MLP(nn.Module):
         super().__init__()
         sizes = contract.LAYER_SIZES
         self.flatten = nn.Flatten()
-        self.dense = nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-1], sizes[1:]))
-        for layer in self.dense:  # the Keras defaults, shared by every lane (see models.common)
+        # hidden + output rather than one list sliced in forward: TorchScript cannot slice a ModuleList.
+        self.hidden = nn.ModuleList(nn.Linear(i, o) for i, o in zip(sizes[:-2], sizes[1:-1]))
+        self.output = nn.Linear(sizes[-2], sizes[-1])
+        for layer in self.dense_layers():  # the Keras defaults, shared by every lane (see models.common)
             nn.init.xavier_uniform_(layer.weight)
             nn.init.zeros_(layer.bias)
 
+    @torch.jit.unused
+    def dense_layers(self) -> list[nn.Linear]:
+        return [*self.hidden, self.output]
+
     def logits(self, images: torch.Tensor) -> torch.Tensor:
         x = self.flatten(images)
-        for layer in self.dense[:-1]:
+        for layer in self.hidden:
             x = torch.relu(layer(x))
-        return self.dense[-1](x)
+        return self.output(x)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.logits(images), dim=-1)
@@ -98,12 +104,12 @@ def load(directory: Path) -> MLP:
 
 def get_weights(model: MLP) -> Weights:
     return [(layer.weight.detach().numpy().T.copy(), layer.bias.detach().numpy().copy())
-            for layer in model.dense]
+            for layer in model.dense_layers()]
 
 
 def set_weights(model: MLP, weights: Weights) -> MLP:
     with torch.no_grad():
-        for layer, (kernel, bias) in zip(model.dense, weights, strict=True):
+        for layer, (kernel, bias) in zip(model.dense_layers(), weights, strict=True):
             layer.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
             layer.bias.copy_(torch.from_numpy(bias))
     return model

@@ -14,7 +14,8 @@ from rosetta import contract
 from rosetta.data import DEFAULT_DATA_DIR, DataError, load_split
 
 ARTIFACTS_DIR = Path("artifacts")
-console = Console()
+# Logs and CI are not terminals; rich would wrap the tables at 80 columns there.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _positive_int(text: str) -> int:
@@ -51,6 +52,44 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from exporters import manifest
+    from exporters.graph import plan
+    from exporters.pipeline import export_lane
+    from exporters.report import print_summary, write_report
+
+    lanes = _lanes(args.lane)
+    for name in lanes:
+        reachable = plan(name)
+        if args.format != "all" and args.format not in reachable:
+            raise UsageError(f"format {args.format!r} is not exported for lane {name!r}; "
+                             f"valid for {name}: {', '.join(reachable)}")
+    train, test = load_split("train", args.data_dir), load_split("test", args.data_dir)
+    entries = []
+    for name in lanes:
+        formats = list(plan(name)) if args.format == "all" else [args.format]
+        console.print(f"[bold]exporting {name}[/]: {', '.join(formats)}")
+        entries += export_lane(name, formats, args.out, train, test, log=_log_cell)
+    manifest.write(args.out, entries)
+    report = write_report(args.out)
+    failed = print_summary(console, entries)
+    console.print(f"manifest: {args.out / manifest.MANIFEST}  report: {report}")
+    return 1 if failed else 0
+
+
+def _log_cell(entry: dict) -> None:
+    status = entry["status"]
+    color = {"ok": "green"}.get(status, "red")
+    detail = (f"max|diff| {entry['parity']['max_abs_diff']:.2e}  acc {entry['parity']['accuracy']:.4f}  "
+              f"export {entry['export_seconds']:.1f}s  validate {entry['validate_seconds']:.1f}s"
+              if "parity" in entry else entry.get("error", ""))
+    console.print(f"  [{color}]{status:>11}[/] {entry['lane']:>5} {entry['format']:<12} {detail}", highlight=False)
+
+
+class UsageError(Exception):
+    """A valid-looking command the pipeline cannot run (e.g. a format a lane does not export)."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
@@ -66,6 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--train-limit", type=_positive_int, default=None,
                        help="train on the first N training images only (quick runs)")
     train.set_defaults(func=cmd_train)
+
+    export = sub.add_parser("export", help="export trained lanes to every format and validate each artifact")
+    export.add_argument("--lane", choices=[*contract.LANES, "all"], default="all")
+    export.add_argument("--format", choices=[*contract.FORMATS, "all"], default="all")
+    export.set_defaults(func=cmd_export)
     return parser
 
 
@@ -76,6 +120,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         code = args.func(args)
     except DataError as exc:
         print(f"rosetta: data error: {exc}", file=sys.stderr)  # plain: no wrapping inside the path
+        return 2
+    except (UsageError, FileNotFoundError) as exc:
+        print(f"rosetta: error: {exc}", file=sys.stderr)
         return 2
     console.print(f"done in {time.perf_counter() - start:.1f}s")
     return code

@@ -9,6 +9,8 @@ HIDDEN_UNITS = (128, 64)  # Flatten -> Dense 128 ReLU -> Dense 64 ReLU -> Dense 
 LAYER_SIZES = (IMAGE_SHAPE[0] * IMAGE_SHAPE[1], *HIDDEN_UNITS, NUM_CLASSES)
 
 LANES = ("keras", "torch", "jax")
+# Artifact formats (the export graph in exporters/graph.py says which lane reaches which, and how).
+FORMATS = ("savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "torchscript", "pt2")
 
 # Training defaults: Adam at 1e-3, cosine-decayed to 0 over the run, 5 epochs, batch 16.
 # Measured here (JAX lane, 4 seeds; Keras and torch one each): with a constant rate, batch 32 ends at

@@ -1,0 +1,111 @@
+"""The export graph: nodes are model representations, edges are converters, registered in one table.
+
+A lane's artifacts are the shortest paths from its source node to a node of each artifact format; nodes on
+those paths that are not the lane's artifact of their format are built as intermediates and discarded.
+Adding a format is adding a node, an edge into it and a runtime for it.
+"""
+from __future__ import annotations
+
+import importlib
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from exporters.runtimes import RUNTIMES
+from rosetta.contract import FORMATS
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    format: str | None  # artifact format it provides, None for a lane's source model
+    layout: str  # where the artifact lives inside artifacts/<lane>/<format>/ ("{model}" = mnist-<lane>)
+
+
+@dataclass(frozen=True)
+class Edge:
+    src: str
+    dst: str
+    converter: str  # "module:function" in exporters/, imported on use (converters pull in TF, torch, ...)
+    tools: tuple[str, ...]  # distributions whose versions the manifest records
+
+    def convert(self, src: Path, dst: Path, ctx) -> None:
+        """convert(src_path, dst_path, ctx) writes the dst node at dst_path."""
+        module, function = self.converter.split(":")
+        fn: Callable[..., None] = getattr(importlib.import_module(f"exporters.{module}"), function)
+        fn(src, dst, ctx)
+
+
+NODES = {n.id: n for n in [
+    Node("keras", None, "model.keras"),
+    Node("torch", None, "model.pt"),
+    Node("jax", None, "params.msgpack"),
+    Node("savedmodel", "savedmodel", "{model}/1"),
+    # jax2tf native serialization: a SavedModel holding XlaCallModule, which TF Serving and the TFLite
+    # converter run but the TF.js converter and tf2onnx reject, hence its own node with fewer out-edges.
+    Node("savedmodel-xla", "savedmodel", "{model}/1"),
+    Node("onnx", "onnx", "model.onnx"),
+    Node("tflite-fp32", "tflite-fp32", "model.tflite"),
+    Node("tflite-int8", "tflite-int8", "model.tflite"),
+    Node("tfjs", "tfjs", "model.json"),
+    Node("torchscript", "torchscript", "model.pt"),
+    Node("pt2", "pt2", "model.pt2"),
+]}
+
+EDGES: list[Edge] = [
+    Edge("keras", "savedmodel", "tf_edges:keras_to_savedmodel", ("keras", "tensorflow")),
+    Edge("jax", "savedmodel-xla", "tf_edges:jax_to_savedmodel", ("jax", "tensorflow")),
+    Edge("onnx", "savedmodel", "tf_edges:onnx_to_savedmodel", ("onnx2tf", "tensorflow")),
+    Edge("savedmodel", "tflite-fp32", "tf_edges:savedmodel_to_tflite_fp32", ("tensorflow",)),
+    Edge("savedmodel", "tflite-int8", "tf_edges:savedmodel_to_tflite_int8", ("tensorflow",)),
+    Edge("savedmodel-xla", "tflite-fp32", "tf_edges:savedmodel_to_tflite_fp32", ("tensorflow",)),
+    Edge("savedmodel-xla", "tflite-int8", "tf_edges:savedmodel_to_tflite_int8", ("tensorflow",)),
+    Edge("savedmodel", "tfjs", "tf_edges:savedmodel_to_tfjs", ("tensorflowjs", "tensorflow")),
+    Edge("savedmodel", "onnx", "onnx_edges:savedmodel_to_onnx", ("tf2onnx", "onnx")),
+    Edge("torch", "onnx", "onnx_edges:torch_to_onnx", ("torch", "onnxscript", "onnx")),
+    Edge("jax", "onnx", "onnx_edges:jax_to_onnx", ("jax2onnx", "onnx")),
+    Edge("torch", "torchscript", "torch_edges:torch_to_torchscript", ("torch",)),
+    Edge("torch", "pt2", "torch_edges:torch_to_pt2", ("torch",)),
+]
+
+assert set(FORMATS) == {n.format for n in NODES.values() if n.format} == set(RUNTIMES)
+
+
+def shortest_paths(source: str) -> dict[str, list[Edge]]:
+    """Breadth-first: node id -> the edges of the shortest path from `source` (ties: table order)."""
+    paths: dict[str, list[Edge]] = {source: []}
+    queue = deque([source])
+    while queue:
+        node = queue.popleft()
+        for edge in EDGES:
+            if edge.src == node and edge.dst not in paths:
+                paths[edge.dst] = paths[node] + [edge]
+                queue.append(edge.dst)
+    return paths
+
+
+def plan(lane: str) -> dict[str, list[Edge]]:
+    """Format -> path of edges producing the lane's artifact of that format (only reachable formats)."""
+    paths = shortest_paths(lane)
+    chosen: dict[str, list[Edge]] = {}
+    for node_id, path in sorted(paths.items(), key=lambda kv: len(kv[1])):
+        fmt = NODES[node_id].format
+        if fmt and fmt not in chosen:
+            chosen[fmt] = path
+    return {fmt: chosen[fmt] for fmt in FORMATS if fmt in chosen}
+
+
+def artifact_node(lane: str, fmt: str) -> Node:
+    path = plan(lane)[fmt]
+    return NODES[path[-1].dst]
+
+
+def node_path(node: Node, lane: str, root: Path) -> Path:
+    """Where node's file/dir lives for a lane, below `root` (the format dir or an intermediate's dir)."""
+    return root / node.layout.format(model=f"mnist-{lane}")
+
+
+def describe(path: list[Edge]) -> str:
+    return " -> ".join([path[0].src] + [e.dst for e in path]) if path else ""
+
