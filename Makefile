@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := js/node_modules/.installed
-ENV ?= dev
+
+include k8s/k8s.mk
 
 .PHONY: help venv node export train test test-fast bench clean
 
@@ -17,7 +18,7 @@ help:
 # are broken with current TF, with --no-deps (see requirements-nodeps.txt).
 $(VENV_STAMP): pyproject.toml requirements-nodeps.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q pip==26.3  # pip 23 (the venv default) resolves this set far slower
 	$(BIN)/pip install -q -e '.[dev]'
 	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
 	touch $@
@@ -37,7 +38,7 @@ export: venv node
 	$(BIN)/rosetta train
 	$(BIN)/rosetta export
 
-test: venv node
+test: venv node k8s-check
 	$(BIN)/pytest
 
 test-fast: venv node

@@ -1,4 +1,7 @@
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -15,3 +18,26 @@ def test_split() -> Split:
 @pytest.fixture(scope="session")
 def train_split() -> Split:
     return load_split("train")
+
+
+def _rosetta(*args: str) -> None:
+    """Run the real CLI; its progress lines stream to the test log."""
+    subprocess.run([sys.executable, "-m", "rosetta.cli", *args], check=True, timeout=1800)
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real pipeline, once per session: full training of all lanes, then every export.
+
+    Set ROSETTA_ARTIFACTS to an existing `make export` output to reuse it instead.
+    """
+    reuse = os.environ.get("ROSETTA_ARTIFACTS")
+    if reuse:
+        path = Path(reuse)
+        assert (path / "manifest.json").is_file(), f"ROSETTA_ARTIFACTS={reuse} has no manifest.json"
+        return path
+    out = tmp_path_factory.mktemp("artifacts")
+    _rosetta("--out", str(out), "train")
+    # Gate failures exit 1: let the tests below report which cells failed rather than stop here.
+    subprocess.run([sys.executable, "-m", "rosetta.cli", "--out", str(out), "export"], timeout=1800)
+    return out

@@ -1,0 +1,44 @@
+import subprocess
+import sys
+
+import pytest
+
+from exporters.graph import EDGES, NODES, describe, plan
+from rosetta import contract
+
+
+def test_matrix_has_17_cells_with_the_documented_routes():
+    routes = {(lane, fmt): describe(path) for lane in contract.LANES for fmt, path in plan(lane).items()}
+    assert len(routes) == 17
+    assert set(plan("torch")) == set(contract.FORMATS)
+    assert set(plan("keras")) == set(plan("jax")) == set(contract.FORMATS) - {"torchscript", "pt2"}
+    assert routes["keras", "onnx"] == "keras -> savedmodel -> onnx"
+    assert routes["torch", "tflite-int8"] == "torch -> onnx -> savedmodel -> tflite-int8"
+    assert routes["jax", "savedmodel"] == "jax -> savedmodel-xla"
+    # jax2tf's XlaCallModule SavedModel is rejected by the TF.js converter: TF.js goes through ONNX.
+    assert routes["jax", "tfjs"] == "jax -> onnx -> savedmodel -> tfjs"
+
+
+def test_every_edge_connects_known_nodes_and_resolves_its_converter():
+    for edge in EDGES:
+        assert edge.src in NODES and edge.dst in NODES
+        module, function = edge.converter.split(":")
+        assert module.endswith("_edges") and function
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rosetta.cli", *args], capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_unknown_format_lists_valid_formats():
+    proc = _cli("export", "--format", "coreml")
+    assert proc.returncode == 2
+    assert "invalid choice: 'coreml'" in proc.stderr and "tflite-int8" in proc.stderr
+
+
+@pytest.mark.parametrize("lane", ["keras", "jax"])
+def test_format_a_lane_does_not_reach_is_refused(lane, tmp_path):
+    proc = _cli("--out", str(tmp_path), "export", "--lane", lane, "--format", "torchscript")
+    assert proc.returncode == 2
+    assert f"not exported for lane '{lane}'" in proc.stderr and "tflite-int8" in proc.stderr
