@@ -92,7 +92,8 @@ def export_lane(lane: str, formats: Sequence[str], artifacts_dir: Path, train: S
     source = lane_module.predict(model, test.images)
     np.save(lane_dir / SOURCE_PROBABILITIES, source)
     rng = np.random.default_rng(0)
-    ctx = ExportContext(lane, model, train.images[rng.choice(len(train), REPRESENTATIVE_IMAGES, replace=False)],
+    calibration = rng.choice(len(train), min(REPRESENTATIVE_IMAGES, len(train)), replace=False)
+    ctx = ExportContext(lane, model, train.images[calibration],
                         test.images[:8])
     routes = plan(lane)
     entries = []

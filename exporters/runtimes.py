@@ -1,7 +1,8 @@
 """One runtime per artifact format: the engine that will really execute it, loaded and run here.
 
-Each runtime answers `run(path, images) -> probabilities` on float32 [N, 28, 28] images and `signature(path)`
-as the runtime itself reports it (names, shapes, dtypes, quantization parameters).
+Each runtime answers `load(path) -> predict` (predict: float32 [N, 28, 28] images -> probabilities [N, 10]),
+`run(path, images)` over a whole set, and `signature(path)` as the runtime itself reports it (names, shapes,
+dtypes, quantization parameters).
 """
 from __future__ import annotations
 
@@ -22,12 +23,22 @@ JS_DIR = REPO_ROOT / "js"
 CHUNK = 1000  # images per runtime call: bounded memory, realistic batch
 
 
+Predict = Callable[[np.ndarray], np.ndarray]
+
+
 @dataclass(frozen=True)
 class Runtime:
     name: str
     distribution: str  # whose version the manifest records ("node:@tensorflow/tfjs" for JS packages)
-    run: Callable[[Path, np.ndarray], np.ndarray]
+    load: Callable[[Path], Predict] | None  # None: runs out of process (see run)
     signature: Callable[[Path], dict[str, Any]]
+    batch_run: Callable[[Path, np.ndarray], np.ndarray] | None = None
+
+    def run(self, path: Path, images: np.ndarray) -> np.ndarray:
+        if self.batch_run:
+            return self.batch_run(path, images)
+        predict = self.load(path)
+        return np.concatenate([predict(x) for x in _chunks(images)]).astype(np.float32)
 
 
 def _chunks(images: np.ndarray):
@@ -49,9 +60,9 @@ def _savedmodel_fn(path: Path):
     return tf.saved_model.load(str(path), tags=["serve"]).signatures["serving_default"]
 
 
-def run_savedmodel(path: Path, images: np.ndarray) -> np.ndarray:
+def load_savedmodel(path: Path) -> Predict:
     fn = _savedmodel_fn(path)
-    return np.concatenate([fn(**{contract.INPUT_NAME: x})[contract.OUTPUT_NAME].numpy() for x in _chunks(images)])
+    return lambda x: fn(**{contract.INPUT_NAME: x})[contract.OUTPUT_NAME].numpy()
 
 
 def signature_savedmodel(path: Path) -> dict[str, Any]:
@@ -74,23 +85,26 @@ def _quant(detail: dict) -> dict | None:
     return {"scale": float(scale), "zero_point": int(zero_point)} if scale else None
 
 
-def run_tflite(path: Path, images: np.ndarray) -> np.ndarray:
+def load_tflite(path: Path) -> Predict:
     """Quantizes inputs / dequantizes outputs with the model's own parameters when it is integer-only."""
     interpreter = _interpreter(path)
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
     in_q, out_q = _quant(inp), _quant(out)
-    results = []
-    for x in _chunks(images):
-        interpreter.resize_tensor_input(inp["index"], x.shape)
-        interpreter.allocate_tensors()
+    shape = [None]
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        if shape[0] != x.shape:  # re-allocating per call would dominate batch-1 latency
+            interpreter.resize_tensor_input(inp["index"], x.shape)
+            interpreter.allocate_tensors()
+            shape[0] = x.shape
         if in_q:
             info = np.iinfo(inp["dtype"])
             x = np.clip(np.round(x / in_q["scale"] + in_q["zero_point"]), info.min, info.max).astype(inp["dtype"])
         interpreter.set_tensor(inp["index"], x)
         interpreter.invoke()
         y = interpreter.get_tensor(out["index"])
-        results.append((y.astype(np.float32) - out_q["zero_point"]) * out_q["scale"] if out_q else y)
-    return np.concatenate(results).astype(np.float32)
+        return (y.astype(np.float32) - out_q["zero_point"]) * out_q["scale"] if out_q else y
+    return predict
 
 
 def signature_tflite(path: Path) -> dict[str, Any]:
@@ -109,9 +123,9 @@ def _ort_session(path: Path):
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def run_onnx(path: Path, images: np.ndarray) -> np.ndarray:
+def load_onnx(path: Path) -> Predict:
     session = _ort_session(path)
-    return np.concatenate([session.run([contract.OUTPUT_NAME], {contract.INPUT_NAME: x})[0] for x in _chunks(images)])
+    return lambda x: session.run([contract.OUTPUT_NAME], {contract.INPUT_NAME: x})[0]
 
 
 def signature_onnx(path: Path) -> dict[str, Any]:
@@ -127,23 +141,25 @@ def signature_onnx(path: Path) -> dict[str, Any]:
 
 
 # --- PyTorch: TorchScript and torch.export -------------------------------------------------------------------
-def _run_torch_module(module, images: np.ndarray) -> np.ndarray:
+def _torch_predict(module) -> Predict:
     import torch
 
-    with torch.inference_mode():
-        return np.concatenate([module(torch.from_numpy(x)).numpy() for x in _chunks(images)])
+    def predict(x: np.ndarray) -> np.ndarray:
+        with torch.inference_mode():
+            return module(torch.from_numpy(x)).numpy()
+    return predict
 
 
-def run_torchscript(path: Path, images: np.ndarray) -> np.ndarray:
+def load_torchscript(path: Path) -> Predict:
     import torch
 
-    return _run_torch_module(torch.jit.load(str(path)).eval(), images)
+    return _torch_predict(torch.jit.load(str(path)).eval())
 
 
-def run_pt2(path: Path, images: np.ndarray) -> np.ndarray:
+def load_pt2(path: Path) -> Predict:
     import torch
 
-    return _run_torch_module(torch.export.load(str(path)).module(), images)
+    return _torch_predict(torch.export.load(str(path)).module())
 
 
 def signature_torch(path: Path) -> dict[str, Any]:
@@ -177,11 +193,11 @@ def signature_tfjs(path: Path) -> dict[str, Any]:
 
 
 RUNTIMES: dict[str, Runtime] = {
-    "savedmodel": Runtime("tensorflow", "tensorflow", run_savedmodel, signature_savedmodel),
-    "tflite-fp32": Runtime("litert", "ai-edge-litert", run_tflite, signature_tflite),
-    "tflite-int8": Runtime("litert", "ai-edge-litert", run_tflite, signature_tflite),
-    "tfjs": Runtime("tfjs-node-cpu", "node:@tensorflow/tfjs", run_tfjs, signature_tfjs),
-    "onnx": Runtime("onnxruntime", "onnxruntime", run_onnx, signature_onnx),
-    "torchscript": Runtime("torchscript", "torch", run_torchscript, signature_torch),
-    "pt2": Runtime("torch.export", "torch", run_pt2, signature_torch),
+    "savedmodel": Runtime("tensorflow", "tensorflow", load_savedmodel, signature_savedmodel),
+    "tflite-fp32": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite),
+    "tflite-int8": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite),
+    "tfjs": Runtime("tfjs-node-cpu", "node:@tensorflow/tfjs", None, signature_tfjs, batch_run=run_tfjs),
+    "onnx": Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx),
+    "torchscript": Runtime("torchscript", "torch", load_torchscript, signature_torch),
+    "pt2": Runtime("torch.export", "torch", load_pt2, signature_torch),
 }

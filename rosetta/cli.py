@@ -77,6 +77,16 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    from exporters.bench import run_bench
+
+    path = run_bench(args.out, load_split("test", args.data_dir), load_split("train", args.data_dir), console,
+                     budget_s=args.seconds, lanes=None if args.lane == "all" else [args.lane],
+                     formats=None if args.format == "all" else [args.format])
+    console.print(f"bench: {path} and {path.with_suffix('.png')}")
+    return 0
+
+
 def _log_cell(entry: dict) -> None:
     status = entry["status"]
     color = {"ok": "green"}.get(status, "red")
@@ -110,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--lane", choices=[*contract.LANES, "all"], default="all")
     export.add_argument("--format", choices=[*contract.FORMATS, "all"], default="all")
     export.set_defaults(func=cmd_export)
+
+    bench = sub.add_parser("bench", help="latency/throughput of every validated artifact in its runtime")
+    bench.add_argument("--lane", choices=[*contract.LANES, "all"], default="all")
+    bench.add_argument("--format", choices=[*contract.FORMATS, "all"], default="all")
+    bench.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement")
+    bench.set_defaults(func=cmd_bench)
     return parser
 
 

@@ -1,0 +1,156 @@
+"""`make bench`: every artifact timed in its own runtime, plus the jax.jit claim on the train step.
+
+Bounded: each measurement stops at a time budget or a call count, whichever comes first.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from exporters import manifest
+from exporters.runtimes import JS_DIR, RUNTIMES
+from rosetta.atomic import write_json
+from rosetta.data import Split
+
+BATCH = 256
+MAX_CALLS = 5000
+
+
+def _timed_calls(fn, budget_s: float, max_calls: int = MAX_CALLS) -> list[float]:
+    times: list[float] = []
+    start = time.perf_counter()
+    while len(times) < max_calls and time.perf_counter() - start < budget_s:
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def _stats(latencies_ms: list[float], batch_images: int, batch_seconds: float) -> dict[str, float]:
+    return {"p50_ms": float(np.percentile(latencies_ms, 50)), "p99_ms": float(np.percentile(latencies_ms, 99)),
+            "batch1_calls": len(latencies_ms), "batch256_images_per_s": batch_images / batch_seconds}
+
+
+def _bench_tfjs(model_json: Path, images: np.ndarray, budget_s: float) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as tmp:
+        x_path = Path(tmp) / "images.f32"
+        np.ascontiguousarray(images[:BATCH], dtype="<f4").tofile(x_path)
+        proc = subprocess.run(["node", str(JS_DIR / "tfjs_bench.mjs"), str(model_json.resolve()), str(x_path),
+                               str(budget_s)], capture_output=True, text=True, timeout=120 + 4 * budget_s,
+                              cwd=JS_DIR, check=True)
+    result = json.loads(proc.stdout)
+    return _stats(result["latencies_ms"], result["batch_images"], result["batch_seconds"])
+
+
+def bench_artifact(entry: dict[str, Any], artifacts_dir: Path, images: np.ndarray, budget_s: float) -> dict:
+    path = artifacts_dir / entry["path"]
+    runtime = RUNTIMES[entry["format"]]
+    if runtime.load is None:
+        timing = _bench_tfjs(path, images, budget_s)
+    else:
+        predict = runtime.load(path)
+        one, batch = images[:1], np.ascontiguousarray(images[:BATCH])
+        for _ in range(20):  # warm-up: first calls allocate, compile or pick kernels
+            predict(one)
+        latencies = [t * 1e3 for t in _timed_calls(lambda: predict(one), budget_s)]
+        predict(batch)
+        batch_times = _timed_calls(lambda: predict(batch), budget_s, max_calls=200)
+        timing = _stats(latencies, BATCH * len(batch_times), sum(batch_times))
+    return {"lane": entry["lane"], "format": entry["format"], "runtime": runtime.name,
+            "size_kb": entry["bytes"] / 1024, "accuracy": entry["parity"]["accuracy"], **timing}
+
+
+def bench_jit(train: Split, steps: int = 200, eager_steps: int = 20) -> list[dict[str, Any]]:
+    """The JAX train step (forward, backward, Adam) with and without jax.jit, at two batch sizes."""
+    import jax
+    import optax
+
+    from models import jax_mlp
+
+    results = []
+    for batch_size in (16, 256):
+        optimizer = optax.adam(1e-3)
+        step = jax_mlp.make_train_step(optimizer)
+        params = jax_mlp.build(0).params
+        state = optimizer.init(params)
+        x, y = train.images[:batch_size], train.labels[:batch_size].astype(np.int32)
+        jitted = jax.jit(step)
+        compile_start = time.perf_counter()
+        jax.block_until_ready(jitted(params, state, x, y))
+        compile_s = time.perf_counter() - compile_start
+        jit_times = _timed_calls(lambda: jax.block_until_ready(jitted(params, state, x, y)), 10, steps)
+        with jax.disable_jit():
+            eager_times = _timed_calls(lambda: jax.block_until_ready(step(params, state, x, y)), 20, eager_steps)
+        jit_ms, eager_ms = np.median(jit_times) * 1e3, np.median(eager_times) * 1e3
+        results.append({"batch_size": batch_size, "jit_ms": float(jit_ms), "no_jit_ms": float(eager_ms),
+                        "speedup": float(eager_ms / jit_ms), "jit_compile_s": compile_s,
+                        "jit_steps": len(jit_times), "no_jit_steps": len(eager_times)})
+    return results
+
+
+def _plot(rows: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['lane']}/{r['format']}" for r in rows]
+    fig, axes = plt.subplots(1, 2, figsize=(14, 0.35 * len(rows) + 1.5))
+    axes[0].barh(labels, [r["p50_ms"] for r in rows], xerr=[[0] * len(rows),
+                 [r["p99_ms"] - r["p50_ms"] for r in rows]], color="#4c72b0")
+    axes[0].set_xscale("log")
+    axes[0].set_title("batch-1 latency, ms (bar p50, whisker p99; log scale)")
+    axes[1].barh(labels, [r["batch256_images_per_s"] for r in rows], color="#55a868")
+    axes[1].set_xscale("log")
+    axes[1].set_title("batch-256 throughput, images/s (log scale)")
+    axes[1].set_yticklabels([])
+    for ax in axes:
+        ax.invert_yaxis()
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def run_bench(artifacts_dir: Path, test: Split, train: Split, console: Console, budget_s: float = 2.0,
+              lanes: list[str] | None = None, formats: list[str] | None = None) -> Path:
+    entries = [e for e in manifest.load(artifacts_dir).get("artifacts", []) if e["status"] == "ok"
+               and (not lanes or e["lane"] in lanes) and (not formats or e["format"] in formats)]
+    if not entries:
+        raise FileNotFoundError(f"no validated artifacts in {artifacts_dir / manifest.MANIFEST}: run make export")
+    rows = []
+    for entry in entries:
+        start = time.perf_counter()
+        rows.append(bench_artifact(entry, artifacts_dir, test.images, budget_s))
+        console.print(f"  {entry['lane']:>5} {entry['format']:<12} p50 {rows[-1]['p50_ms']:.3f} ms  "
+                      f"{rows[-1]['batch256_images_per_s']:,.0f} img/s  ({time.perf_counter() - start:.1f}s)")
+    console.print("  jax train step, jit vs no jit ...")
+    jit = bench_jit(train)
+    out_dir = artifacts_dir / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_json(out_dir / "bench.json", {"artifacts": rows, "jax_jit_train_step": jit,
+                                        "budget_seconds_per_measure": budget_s})
+    _plot(rows, out_dir / "bench.png")
+
+    table = Table(title="benchmark (each artifact in its runtime; 2 cores)")
+    for column in ("lane", "format", "runtime", "size KB", "accuracy", "b1 p50 ms", "b1 p99 ms", "b256 img/s"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(r["lane"], r["format"], r["runtime"], f"{r['size_kb']:.0f}", f"{r['accuracy']:.4f}",
+                      f"{r['p50_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['batch256_images_per_s']:,.0f}")
+    console.print(table)
+    jit_table = Table(title="JAX train step: jax.jit vs no jit (median per step)")
+    for column in ("batch", "jit ms", "no-jit ms", "speedup", "compile s"):
+        jit_table.add_column(column, justify="right")
+    for r in jit:
+        jit_table.add_row(str(r["batch_size"]), f"{r['jit_ms']:.3f}", f"{r['no_jit_ms']:.1f}",
+                          f"{r['speedup']:.0f}x", f"{r['jit_compile_s']:.2f}")
+    console.print(jit_table)
+    return out_dir / "bench.json"
