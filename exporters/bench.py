@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from exporters import manifest
-from exporters.runtimes import JS_DIR, RUNTIMES
+from exporters.runtimes import JS_DIR, RUNTIMES, TFJS_BACKEND
 from rosetta.atomic import write_json
 from rosetta.data import Split
 
@@ -44,7 +44,7 @@ def _bench_tfjs(model_json: Path, images: np.ndarray, budget_s: float) -> dict[s
         x_path = Path(tmp) / "images.f32"
         np.ascontiguousarray(images[:BATCH], dtype="<f4").tofile(x_path)
         proc = subprocess.run(["node", str(JS_DIR / "tfjs_bench.mjs"), str(model_json.resolve()), str(x_path),
-                               str(budget_s)], capture_output=True, text=True, timeout=120 + 4 * budget_s,
+                               str(budget_s), TFJS_BACKEND], capture_output=True, text=True, timeout=120 + 4 * budget_s,
                               cwd=JS_DIR, check=True)
     result = json.loads(proc.stdout)
     return _stats(result["latencies_ms"], result["batch_images"], result["batch_seconds"])

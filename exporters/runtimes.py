@@ -169,13 +169,17 @@ def signature_torch(path: Path) -> dict[str, Any]:
 
 
 # --- TF.js, in Node with the real @tensorflow/tfjs package ---------------------------------------------------
-def run_tfjs(path: Path, images: np.ndarray) -> np.ndarray:
-    """Runs js/tfjs_predict.mjs: the graph model loaded by @tensorflow/tfjs (CPU backend) in Node."""
+TFJS_BACKEND = "wasm"  # what a browser without WebGL runs; 15x faster than the pure-JS "cpu" backend here
+
+
+def run_tfjs(path: Path, images: np.ndarray, backend: str = TFJS_BACKEND) -> np.ndarray:
+    """Runs js/tfjs_predict.mjs: the graph model loaded by @tensorflow/tfjs in Node."""
     with tempfile.TemporaryDirectory() as tmp:
         x_path, y_path = Path(tmp) / "images.f32", Path(tmp) / "probabilities.f32"
         np.ascontiguousarray(images, dtype="<f4").tofile(x_path)
-        proc = subprocess.run(["node", str(JS_DIR / "tfjs_predict.mjs"), str(Path(path).resolve()), str(x_path), str(len(images)),
-                               str(y_path)], capture_output=True, text=True, timeout=600, cwd=JS_DIR)
+        proc = subprocess.run(["node", str(JS_DIR / "tfjs_predict.mjs"), str(Path(path).resolve()), str(x_path),
+                               str(len(images)), str(y_path), backend], capture_output=True, text=True,
+                              timeout=600, cwd=JS_DIR)
         if proc.returncode != 0:
             raise RuntimeError(f"TF.js in Node failed: {proc.stderr.strip()[-2000:]}")
         return np.fromfile(y_path, dtype="<f4").reshape(len(images), contract.NUM_CLASSES)
@@ -196,7 +200,7 @@ RUNTIMES: dict[str, Runtime] = {
     "savedmodel": Runtime("tensorflow", "tensorflow", load_savedmodel, signature_savedmodel),
     "tflite-fp32": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite),
     "tflite-int8": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite),
-    "tfjs": Runtime("tfjs-node-cpu", "node:@tensorflow/tfjs", None, signature_tfjs, batch_run=run_tfjs),
+    "tfjs": Runtime(f"tfjs-node-{TFJS_BACKEND}", "node:@tensorflow/tfjs", None, signature_tfjs, batch_run=run_tfjs),
     "onnx": Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx),
     "torchscript": Runtime("torchscript", "torch", load_torchscript, signature_torch),
     "pt2": Runtime("torch.export", "torch", load_pt2, signature_torch),

@@ -19,7 +19,7 @@ WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
 def _save_serving(module: tf.Module, fn, dst: Path, ctx: ExportContext) -> None:
     """Save `fn` (images -> probabilities) as the `serving_default` signature, plus warm-up records."""
-    @tf.function(input_signature=[INPUT_TENSOR_SPEC])
+    @tf.function(input_signature=[INPUT_TENSOR_SPEC], autograph=False)  # no Python control flow to convert
     def serve(images):
         return {contract.OUTPUT_NAME: fn(images)}
 

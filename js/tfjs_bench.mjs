@@ -1,12 +1,12 @@
 // Time a TF.js graph model in Node: batch-1 latencies and batch-256 throughput, as JSON on stdout.
-// usage: node tfjs_bench.mjs <model.json> <images.f32> <seconds-per-measure>
+// usage: node tfjs_bench.mjs <model.json> <images.f32> <seconds-per-measure> [wasm|cpu]
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { loadGraphModelFromDisk, predict } from './tfjs_model.mjs';
 
-const [modelPath, imagesPath, secondsText] = process.argv.slice(2);
+const [modelPath, imagesPath, secondsText, backend = 'wasm'] = process.argv.slice(2);
 const budgetMs = Number.parseFloat(secondsText) * 1000;
-const graph = await loadGraphModelFromDisk(modelPath);
+const graph = await loadGraphModelFromDisk(modelPath, backend);
 const raw = readFileSync(imagesPath);
 const images = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
 const available = images.length / 784;
