@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from exporters import manifest
+from exporters.report import write_report
 from exporters.runtimes import JS_DIR, RUNTIMES, TFJS_BACKEND
 from rosetta.atomic import write_json
 from rosetta.data import Split
@@ -153,4 +154,5 @@ def run_bench(artifacts_dir: Path, test: Split, train: Split, console: Console, 
         jit_table.add_row(str(r["batch_size"]), f"{r['jit_ms']:.3f}", f"{r['no_jit_ms']:.1f}",
                           f"{r['speedup']:.0f}x", f"{r['jit_compile_s']:.2f}")
     console.print(jit_table)
+    write_report(artifacts_dir)
     return out_dir / "bench.json"

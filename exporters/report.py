@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import html
+import json
 from pathlib import Path
 from typing import Any
 
@@ -101,29 +102,53 @@ def _plots(artifacts_dir: Path, entries: list[dict[str, Any]]) -> list[str]:
     return ["report_cells.png", "report_confusion.png"]
 
 
+BENCH_COLUMNS = ("lane", "format", "runtime", "batch-1 p50 ms", "batch-1 p99 ms", "batch-256 images/s")
+
+
+def _bench_rows(artifacts_dir: Path) -> list[list[str]]:
+    """The latest `rosetta bench` results, if any (the bench is separate: `make bench`, not a test)."""
+    path = artifacts_dir / "bench" / "bench.json"
+    if not path.is_file():
+        return []
+    return [[r["lane"], r["format"], r["runtime"], f"{r['p50_ms']:.3f}", f"{r['p99_ms']:.3f}",
+             f"{r['batch256_images_per_s']:,.0f}"] for r in json.loads(path.read_text())["artifacts"]]
+
+
 def write_report(artifacts_dir: Path) -> Path:
     """report.md and report.html over the whole manifest (all cells, not only this run's)."""
     artifacts_dir = Path(artifacts_dir)
     data = manifest.load(artifacts_dir)
     entries = data.get("artifacts", [])
     images = _plots(artifacts_dir, entries)
+    bench = _bench_rows(artifacts_dir)
+    if bench:
+        images.append("bench/bench.png")
     rows = [_row(e) for e in entries]
     md = ["# Rosetta export report", "", f"Created {data.get('created')}; schema v{data.get('schema_version')}.", "",
           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(r) + " |" for r in rows]
     md += ["", "Gates: float artifacts max |diff| <= 1e-5 and 100% argmax agreement with the source model; "
            "tflite-int8 accuracy drop <= 0.5 points and >= 99% agreement. All 10,000 test images.", ""]
+    if bench:
+        md += ["## Latency and throughput (`make bench`)", "", "| " + " | ".join(BENCH_COLUMNS) + " |",
+               "|" + "---|" * len(BENCH_COLUMNS)] + ["| " + " | ".join(r) + " |" for r in bench] + [""]
     md += [f"![{name}]({name})" for name in images]
     md += ["", "## Tool versions", ""] + [f"- {k}: {v}" for k, v in data.get("tool_versions", {}).items()]
     (artifacts_dir / "report.md").write_text("\n".join(md) + "\n")
 
-    cells = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
-    head = "".join(f"<th>{c}</th>" for c in COLUMNS)
+    tables = _html_table(COLUMNS, rows) + (f"<h2>Latency and throughput</h2>{_html_table(BENCH_COLUMNS, bench)}"
+                                          if bench else "")
     pictures = "".join(f'<p><img src="{name}" style="max-width:100%"></p>' for name in images)
     (artifacts_dir / "report.html").write_text(
         "<!doctype html><meta charset=utf-8><title>Rosetta export report</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 6px;"
         "font-size:13px}table{border-collapse:collapse}</style>"
         f"<h1>Rosetta export report</h1><p>Created {html.escape(str(data.get('created')))}</p>"
-        f"<table><tr>{head}</tr>{cells}</table>{pictures}")
+        f"{tables}{pictures}")
     return artifacts_dir / "report.md"
+
+
+def _html_table(columns, rows) -> str:
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
