@@ -7,7 +7,7 @@ NODE_STAMP := js/node_modules/.installed
 
 include k8s/k8s.mk
 
-.PHONY: help venv node export train test test-fast bench clean
+.PHONY: help venv node export train site chromium test test-fast bench clean
 
 help:
 	@echo "make export   train, export and validate every lane x format (creates .venv if missing)"
@@ -37,8 +37,16 @@ train: venv
 export: venv node
 	$(BIN)/rosetta train
 	$(BIN)/rosetta export
+	$(BIN)/python -m web.site --artifacts artifacts --out artifacts/site
 
-test: venv node k8s-check
+site: venv node
+	$(BIN)/python -m web.site --artifacts artifacts --out artifacts/site
+
+# Debian's Chromium for the browser-demo test (Playwright drives it; it never downloads a browser).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+test: venv node chromium k8s-check
 	$(BIN)/pytest
 
 test-fast: venv node

@@ -3,30 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-# TEMPORARY: `web` is importable once pyproject's [tool.setuptools.packages.find] includes "web*" (lead);
-# drop this line then.
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
-
-from web.catalog import WEB_FORMATS  # noqa: E402
-from web.site import build_site  # noqa: E402
-
-
-# TEMPORARY: the lead's tests/conftest.py will provide `artifacts_dir` (real train + export once per session);
-# delete this fallback then. ROSETTA_ARTIFACTS points it at a snapshot while artifacts/ is being re-exported.
-@pytest.fixture(scope="session")
-def artifacts_dir() -> Path:
-    path = Path(os.environ.get("ROSETTA_ARTIFACTS", ROOT / "artifacts"))
-    if not (path / "manifest.json").is_file():
-        pytest.skip(f"{path}/manifest.json missing: run `make export` first")
-    return path
+from web.catalog import WEB_FORMATS
+from web.site import build_site
 
 
 @pytest.fixture(scope="session")

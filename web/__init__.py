@@ -1,0 +1,1 @@
+"""The static download site and browser demo for the mobile and browser artifacts (`python -m web.site`)."""
