@@ -71,7 +71,7 @@ def _describe(artifact: Path, fmt_dir: Path) -> dict[str, Any]:
     return manifest.describe_files(artifact if files == [artifact] else fmt_dir)
 
 
-def _entry(lane: str, fmt: str, path_edges: list[Edge], artifacts_dir: Path) -> dict[str, Any]:
+def _entry(lane: str, fmt: str, path_edges: list[Edge]) -> dict[str, Any]:
     runtime = RUNTIMES[fmt]
     tools = sorted({t for e in path_edges for t in e.tools})
     return {"lane": lane, "format": fmt, "model_name": f"mnist-{lane}", "version": 1,
@@ -103,7 +103,7 @@ def export_lane(lane: str, formats: Sequence[str], artifacts_dir: Path, train: S
     try:
         for fmt in formats:
             path_edges = routes[fmt]
-            entry = _entry(lane, fmt, path_edges, artifacts_dir)
+            entry = _entry(lane, fmt, path_edges)
             try:
                 for edge in path_edges:
                     artifact = exporter.build(edge)
