@@ -7,12 +7,15 @@ NODE_STAMP := js/node_modules/.installed
 
 include k8s/k8s.mk
 
-.PHONY: help venv node export train site chromium test test-fast bench clean
+.PHONY: help venv node export train site chromium test test-fast bench serve bench-serve clean
 
 help:
 	@echo "make export   train, export and validate every lane x format (creates .venv if missing)"
 	@echo "make test     the full test suite (fast tests + end-to-end ones marked slow)"
 	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
+	@echo "make serve    the ONNX Runtime server (v2 REST/gRPC + TF Serving REST) on 127.0.0.1:8080/8081"
+	@echo "make bench-serve  load benchmark of that server (loopback, bounded)"
+	@echo "make deploy ENV=dev|prod  kubectl apply -k k8s/overlays/ENV; make k8s-check renders and lints them"
 
 # One step installs everything: the pinned stack, then the converters whose metadata pins packages that
 # are broken with current TF, with --no-deps (see requirements-nodeps.txt).
@@ -54,6 +57,12 @@ test-fast: venv node
 
 bench: venv node
 	$(BIN)/rosetta bench
+
+serve: venv
+	$(BIN)/rosetta serve
+
+bench-serve: venv
+	$(BIN)/python -m serving.bench
 
 clean:
 	rm -rf artifacts

@@ -87,6 +87,13 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from serving.config import config_from_args
+    from serving.server import serve
+
+    return serve(config_from_args(args))
+
+
 def _log_cell(entry: dict) -> None:
     status = entry["status"]
     color = {"ok": "green"}.get(status, "red")
@@ -126,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--format", choices=[*contract.FORMATS, "all"], default="all")
     bench.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement")
     bench.set_defaults(func=cmd_bench)
+
+    from serving.config import add_serve_arguments  # argparse only: no server imports until `serve` runs
+
+    serve = sub.add_parser("serve", help="serve the ONNX artifacts: KServe v2 REST + gRPC, TF Serving REST")
+    add_serve_arguments(serve)
+    serve.set_defaults(func=cmd_serve)
     return parser
 
 

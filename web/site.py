@@ -1,4 +1,4 @@
-"""Build the static download site + browser demo from an artifacts dir, and mount it on an ASGI app.
+"""Build the static download site + browser demo from an artifacts dir (served by serving.artifact_site).
 
     python -m web.site --artifacts artifacts --out artifacts/site
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import mimetypes
 import shutil
 import sys
 from pathlib import Path
@@ -73,19 +72,6 @@ def build_site(artifacts_dir: Path, out_dir: Path) -> Path:
 
 def _write_json(path: Path, payload: Any, indent: int | None = 2) -> None:
     path.write_text(json.dumps(payload, indent=indent) + "\n", encoding="utf-8")
-
-
-def mount(app: Any, site_dir: Path, path: str = "/artifacts") -> None:
-    """Serve a built site read-only (GET/HEAD only) at `path` on a Starlette/FastAPI app."""
-    from starlette.staticfiles import StaticFiles
-
-    site_dir = Path(site_dir)
-    if not (site_dir / INDEX_JSON).is_file():
-        raise SiteError(f"{site_dir}: no {INDEX_JSON}; build it with `python -m web.site --out {site_dir}`")
-    # Module scripts and streamed wasm are refused under other MIME types; some systems' tables lack these.
-    mimetypes.add_type("text/javascript", ".mjs")
-    mimetypes.add_type("application/wasm", ".wasm")
-    app.mount(path, StaticFiles(directory=site_dir, html=True), name="artifacts-site")
 
 
 def main(argv: list[str] | None = None) -> int:

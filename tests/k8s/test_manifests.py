@@ -216,7 +216,7 @@ def test_tfserving_reads_the_generated_configs(docs):
     assert re.findall(r'name:\s*"([^"]+)"', models) == list(MODELS)
     assert re.findall(r'base_path:\s*"([^"]+)"', models) == [f"/models/{m}" for m in MODELS]
     assert 'path: "/monitoring/prometheus/metrics"' in configmap["data"]["monitoring.config"]
-    assert "max_batch_size { value: 256 }" in configmap["data"]["batching.config"]
+    assert "max_execution_batch_size { value: 256 }" in configmap["data"]["batching.config"]
 
 
 def test_kserve_variant_renders_both_inference_services():

@@ -39,7 +39,7 @@ def test_concurrent_requests_share_runs_and_get_their_own_rows():
     batcher = DynamicBatcher(run, max_batch_size=64, max_delay_s=0.005)
     xs = _requests([1, 3, 2, 5, 1, 1, 4, 2] * 4)
     outs = asyncio.run(_submit_all(batcher, xs))
-    for x, out in zip(xs, outs):
+    for x, out in zip(xs, outs, strict=True):
         np.testing.assert_array_equal(out, x * 2)
     assert sum(run.sizes) == sum(len(x) for x in xs)
     assert len(run.sizes) < len(xs) / 4, run.sizes  # 32 requests in a handful of runs
@@ -84,5 +84,5 @@ def test_direct_runner_is_one_run_per_request(rows):
     xs = _requests([rows] * 5)
     outs = asyncio.run(_submit_all(DirectRunner(run), xs))
     assert run.sizes == [rows] * 5
-    for x, out in zip(xs, outs):
+    for x, out in zip(xs, outs, strict=True):
         np.testing.assert_array_equal(out, x * 2)

@@ -65,7 +65,8 @@ def test_file_swapped_in_repository_after_build_is_refused_at_load(artifacts_dir
 def test_manifest_errors_are_one_clear_line(tmp_path):
     with pytest.raises(ManifestError, match="manifest.json: missing"):
         load_onnx_specs(tmp_path)
-    (tmp_path / "manifest.json").write_text('{"artifacts": [{"format": "onnx", "status": "failed", "model_name": "x"}]}')
+    failed = {"artifacts": [{"format": "onnx", "status": "failed", "model_name": "x"}]}
+    (tmp_path / "manifest.json").write_text(json.dumps(failed))
     with pytest.raises(ManifestError, match="no onnx artifact with status ok"):
         load_onnx_specs(tmp_path)
 

@@ -16,7 +16,7 @@ import pytest
 from starlette.applications import Starlette
 
 from rosetta.contract import LANES
-from web.site import mount
+from serving.artifact_site import mount
 
 pytestmark = pytest.mark.slow
 

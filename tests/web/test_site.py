@@ -16,7 +16,8 @@ from starlette.testclient import TestClient
 
 from rosetta.contract import LANES
 from web.catalog import WEB_FORMATS, SiteError
-from web.site import build_site, main, mount
+from serving.artifact_site import SiteNotBuilt, mount
+from web.site import build_site, main
 from web.sri import add_integrity
 
 ASSET_TAG = re.compile(r"<(script|link)\b[^>]*>")
@@ -160,7 +161,7 @@ def test_pages_may_load_only_files_of_the_site(tmp_path: Path, url: str) -> None
 
 
 def test_mount_refuses_a_dir_that_is_not_a_site(tmp_path: Path) -> None:
-    with pytest.raises(SiteError, match="no index.json"):
+    with pytest.raises(SiteNotBuilt, match="no index.json"):
         mount(Starlette(), tmp_path)
 
 

@@ -1,0 +1,83 @@
+"""Server settings and the command-line flags that set them (shared by `rosetta serve` and `python -m serving`)."""
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_ARTIFACTS = Path(os.environ.get("ROSETTA_ARTIFACTS", "artifacts"))
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    artifacts: Path = DEFAULT_ARTIFACTS
+    repository: Path | None = None  # where the versioned model repository is built; None = a temp dir
+    site: Path | None = None  # download site for /artifacts/; None = <artifacts>/site when it is built
+    host: str = "127.0.0.1"
+    http_port: int = 8080
+    grpc_port: int = 8081
+    # Dynamic batching: concurrent requests of one model are merged into one ORT run of at most
+    # max_batch_size rows, waiting at most max_delay_ms for more once the first one arrived. Default 0:
+    # batch only what queued up meanwhile. Measured with serving/bench.py, a 1-3 ms wait raised the
+    # single-client p50 from 1 ms to 3-5 ms and bought no throughput: per-request protocol work, not the
+    # ~60 us ORT run, is what limits this server.
+    batching: bool = True
+    max_batch_size: int = 256
+    max_delay_ms: float = 0.0
+    max_request_rows: int = 1024  # rows in one request; more is a 400
+    max_body_bytes: int = 32 << 20  # REST body and gRPC message limit; more is 413 / RESOURCE_EXHAUSTED
+    intra_op_threads: int = 1
+    log_level: str = "WARNING"
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 < value < 65536:
+        raise argparse.ArgumentTypeError(f"must be a TCP port (1-65535), got {text}")
+    return value
+
+
+def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    d = ServeConfig()
+    parser.add_argument("--artifacts", type=Path, default=d.artifacts,
+                        help="artifacts directory holding manifest.json (default: %(default)s)")
+    parser.add_argument("--repository", type=Path, default=None,
+                        help="where to build the <model>/<version>/model.onnx repository (default: a temp dir)")
+    parser.add_argument("--site", type=Path, default=None,
+                        help="built download site to serve at /artifacts/ (default: <artifacts>/site if built)")
+    parser.add_argument("--host", default=d.host, help="address to bind (default: %(default)s, loopback only)")
+    parser.add_argument("--http-port", type=_port, default=d.http_port, help="REST port (default: %(default)s)")
+    parser.add_argument("--grpc-port", type=_port, default=d.grpc_port, help="gRPC port (default: %(default)s)")
+    parser.add_argument("--no-batching", dest="batching", action="store_false",
+                        help="one ORT run per request instead of dynamic batching")
+    parser.add_argument("--max-batch-size", type=_positive_int, default=d.max_batch_size,
+                        help="most rows merged into one ORT run (default: %(default)s)")
+    parser.add_argument("--max-delay-ms", type=_non_negative_float, default=d.max_delay_ms,
+                        help="longest wait for more requests to join a batch (default: %(default)s)")
+    parser.add_argument("--max-request-rows", type=_positive_int, default=d.max_request_rows,
+                        help="most images in one request (default: %(default)s)")
+    parser.add_argument("--max-body-bytes", type=_positive_int, default=d.max_body_bytes,
+                        help="largest REST body / gRPC message (default: %(default)s)")
+    parser.add_argument("--intra-op-threads", type=_positive_int, default=d.intra_op_threads,
+                        help="ONNX Runtime intra-op threads per model (default: %(default)s)")
+    parser.add_argument("--log-level", default=d.log_level,
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default: %(default)s)")
+
+
+def config_from_args(args: argparse.Namespace) -> ServeConfig:
+    return ServeConfig(**{name: getattr(args, name) for name in ServeConfig.__dataclass_fields__})

@@ -1,0 +1,111 @@
+"""The ONNX Runtime model server: every onnx artifact of the manifest, over KServe v2 REST + gRPC and the
+TF Serving REST API. Start with `rosetta serve` or `python -m serving`.
+"""
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import signal
+import sys
+import tempfile
+from pathlib import Path
+
+import uvloop
+from kserve import ModelServer
+from kserve.model import BaseKServeModel
+
+from serving.artifact_site import INDEX_JSON, SiteNotBuilt
+from serving.config import ServeConfig
+from serving.dataplane import ServingDataPlane
+from serving.grpc_server import ServingGRPCServer
+from serving.manifest import ManifestError, load_onnx_specs
+from serving.metrics import ModelLabels
+from serving.model import OnnxModel
+from serving.repository import IntegrityError, build_repository, clean_repository
+from serving.rest_server import ServingRESTServer
+
+GRACE_PERIOD_S = 5  # in-flight requests of this model take milliseconds; k8s allows 30 s in total
+
+
+class ServingModelServer(ModelServer):
+    """kserve's ModelServer with our REST/gRPC servers; one process, one event loop."""
+
+    def __init__(self, config: ServeConfig, expected_models: list[str]) -> None:
+        super().__init__(http_port=config.http_port, grpc_port=config.grpc_port, enable_grpc=True,
+                         enable_latency_logging=False, grace_period=GRACE_PERIOD_S)
+        self.serve_config = config
+        self.dataplane = ServingDataPlane(self.registered_models, expected_models)
+        self.labels = ModelLabels(expected_models)
+        configure_logging(config.log_level)
+
+    def start(self, models: list[BaseKServeModel]) -> None:
+        self._register_and_check_atleast_one_model_is_ready(models)
+        self._rest_server = ServingRESTServer(self.dataplane, self.model_repository_extension, self.serve_config,
+                                              self.labels, self.grace_period)
+        self._grpc_server = ServingGRPCServer(self.dataplane, self.model_repository_extension, self.serve_config,
+                                              self.labels, self.grace_period)
+        # uvicorn owns SIGTERM/SIGINT while it serves (it drains REST, then re-raises the signal to the
+        # previous handler); ours only has to survive that re-raise, _serve then stops gRPC.
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: None)
+        # Garbage collector, measured under load with serving/bench.py: kserve, FastAPI, pydantic and
+        # friends leave ~125k long-lived objects, and each full collection scanning them took ~85 ms, which
+        # was the p99; frozen, they are never scanned again. A JSON request allocates thousands of lists, so
+        # the default gen-0 threshold (700) ran a collection several times per request: 10,000 cut the
+        # collector's time under load about 4x.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(10_000, 10, 10)
+        uvloop.run(self._serve())  # measurably cheaper per request than asyncio's loop; grpc.aio works on it
+
+    async def _serve(self) -> None:
+        """Both servers until one stops (a signal, or a failure such as a port in use), then the other."""
+        rest = asyncio.create_task(self._rest_server.start(), name="rest")
+        grpc = asyncio.create_task(self._grpc_server.start(self.max_threads), name="grpc")
+        await asyncio.wait([rest, grpc], return_when=asyncio.FIRST_COMPLETED)
+        self._rest_server._server.should_exit = True  # kserve's RESTServer keeps its uvicorn.Server there
+        await self._grpc_server.stop()
+        for task, result in zip((rest, grpc), await asyncio.gather(rest, grpc, return_exceptions=True), strict=True):
+            if isinstance(result, BaseException):
+                raise RuntimeError(f"{task.get_name()} server failed: {result!r}") from result
+        for model in self.registered_models.get_models().values():
+            model.stop()
+
+
+def configure_logging(level: str) -> None:
+    """After kserve's own set-up (ModelServer.__init__ installs its dictConfig), so ours wins."""
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    for name in ("kserve", "kserve.trace", "uvicorn", "uvicorn.error"):
+        logging.getLogger(name).setLevel(level)
+    access = logging.getLogger("uvicorn.access")  # uvicorn logs access when this logger has any handler
+    access.handlers.clear()
+    access.propagate = False
+
+
+def serve(config: ServeConfig) -> int:
+    """Build the model repository, load every model (hash-checked), then serve until SIGTERM/SIGINT."""
+    configure_logging(config.log_level)  # again once the server exists; this covers loading errors
+    owned_repository = config.repository is None
+    repository = Path(tempfile.mkdtemp(prefix="rosetta-models-")) if owned_repository else config.repository
+    try:
+        if config.site and not (config.site / INDEX_JSON).is_file():
+            raise SiteNotBuilt(f"{config.site}: no {INDEX_JSON}; build it with `python -m web.site`")
+        specs = load_onnx_specs(config.artifacts)
+        paths = build_repository(specs, repository)
+        models = [OnnxModel(spec, paths[spec.name], config) for spec in specs]
+        for model in models:
+            model.load()
+    except (ManifestError, IntegrityError, SiteNotBuilt) as exc:
+        print(f"rosetta serve: error: {exc}", file=sys.stderr)
+        if owned_repository:
+            clean_repository(repository)
+        return 2
+    print(f"rosetta serve: {', '.join(f'{s.name} v{s.version}' for s in specs)} from {repository}; "
+          f"REST http://{config.host}:{config.http_port} gRPC {config.host}:{config.grpc_port}", file=sys.stderr)
+    try:
+        ServingModelServer(config, [s.name for s in specs]).start(models)
+    finally:
+        if owned_repository:
+            clean_repository(repository)
+    return 0

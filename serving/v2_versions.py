@@ -1,0 +1,64 @@
+"""KServe v2 model routes that honour a version: kserve 0.21 answers 501 to a version given in the path
+(/v2/models/{m}/versions/{v}/...) or as its ?model_version= query parameter.
+
+Registered ahead of kserve's own routes for the same paths; each checks the version (404 if it is not
+the served one), then hands over to kserve's V2Endpoints handler.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI, Request, Response
+from kserve.errors import InvalidInput
+from kserve.protocol.infer_type import InferRequest
+from kserve.protocol.model_repository_extension import ModelRepositoryExtension
+from kserve.protocol.rest.v2_datamodels import (
+    InferenceRequest,
+    InferenceResponse,
+    ModelMetadataResponse,
+    ModelReadyResponse,
+)
+from kserve.protocol.rest.v2_endpoints import V2Endpoints
+
+from serving.dataplane import ServingDataPlane
+
+
+def decode_request(dataplane: ServingDataPlane, raw_request: Request, model_name: str,
+                   body: InferenceRequest | bytes) -> InferRequest:
+    """kserve's own decoding, done first so that what its binary-extension decoder lets escape for a
+    malformed body (KeyError on a missing field, ValueError on a non-numeric length header) is a 400, not a 500.
+    kserve's infer then receives the decoded request and passes it through."""
+    try:
+        request, _ = dataplane.decode(body, dict(raw_request.headers), protocol_version="v2", model_name=model_name)
+    except InvalidInput:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError) as exc:
+        raise InvalidInput(f"malformed inference request: {type(exc).__name__}: {exc}") from None
+    return request
+
+
+def register_versioned_v2_routes(app: FastAPI, dataplane: ServingDataPlane,
+                                 repository_extension: ModelRepositoryExtension) -> None:
+    endpoints = V2Endpoints(dataplane, repository_extension)
+
+    async def model_metadata(model_name: str, model_version: str | None = None) -> ModelMetadataResponse:
+        dataplane.served_model(model_name, model_version)
+        return await endpoints.model_metadata(model_name)
+
+    async def model_ready(model_name: str, model_version: str | None = None) -> ModelReadyResponse:
+        dataplane.served_model(model_name, model_version)
+        return await endpoints.model_ready(model_name)
+
+    # The body annotation is kserve's: FastAPI parses JSON into InferenceRequest, anything else stays bytes
+    # (the binary tensor extension).
+    async def infer(raw_request: Request, raw_response: Response, model_name: str,
+                    request_body: InferenceRequest | bytes,
+                    model_version: str | None = None) -> InferenceResponse | Response:
+        dataplane.served_model(model_name, model_version)
+        decoded = decode_request(dataplane, raw_request, model_name, request_body)
+        return await endpoints.infer(raw_request, raw_response, model_name, decoded)
+
+    for prefix in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):
+        router = APIRouter(prefix=prefix, tags=["V2"])
+        router.add_api_route("", model_metadata, response_model=ModelMetadataResponse, methods=["GET"])
+        router.add_api_route("/ready", model_ready, response_model=ModelReadyResponse, methods=["GET"])
+        router.add_api_route("/infer", infer, response_model=None, methods=["POST"])
+        app.include_router(router)

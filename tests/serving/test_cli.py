@@ -1,0 +1,40 @@
+"""`rosetta serve`: its flags, its loopback default, and a clean exit on SIGTERM."""
+import subprocess
+import sys
+
+import psutil
+
+from serving.process import ServerProcess
+
+
+def _rosetta(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "rosetta.cli", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_serve_help_lists_the_serving_flags():
+    out = _rosetta("serve", "--help").stdout
+    for flag in ("--http-port", "--grpc-port", "--host", "--artifacts", "--max-batch-size", "--max-delay-ms",
+                 "--no-batching", "--max-request-rows", "--max-body-bytes"):
+        assert flag in out
+    assert "127.0.0.1" in out
+
+
+def test_bad_flags_are_usage_errors():
+    proc = _rosetta("serve", "--http-port", "70000")
+    assert proc.returncode == 2 and "must be a TCP port" in proc.stderr
+    proc = _rosetta("serve", "--max-delay-ms", "-1")
+    assert proc.returncode == 2 and "must be >= 0" in proc.stderr
+
+
+def test_missing_manifest_is_exit_2_with_the_path(tmp_path):
+    proc = _rosetta("serve", "--artifacts", str(tmp_path))
+    assert proc.returncode == 2 and f"{tmp_path}/manifest.json: missing" in proc.stderr
+
+
+def test_rosetta_serve_binds_loopback_and_exits_0_on_sigterm(artifacts_dir, tmp_path):
+    server = ServerProcess(artifacts_dir, entry=("-m", "rosetta.cli", "serve"), log_path=tmp_path / "log")
+    with server:
+        listening = {c.laddr for c in psutil.Process(server.pid).connections("inet") if c.status == "LISTEN"}
+        assert {(ip.removeprefix("::ffff:"), port) for ip, port in listening} == {
+            ("127.0.0.1", server.http_port), ("127.0.0.1", server.grpc_port)}
+    assert server.proc.returncode == 0, server.log_tail()

@@ -1,0 +1,82 @@
+"""The container files, checked without Docker: pins match the tested venv, the server imports nothing the
+image lacks (and nothing heavy), the Dockerfiles keep their promises, the compose file wires both servers."""
+import ast
+import json
+import re
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+import yaml
+from packaging.utils import canonicalize_name
+
+from serving import lockfile
+
+ROOT = Path(__file__).resolve().parents[2]
+SERVING = ROOT / "serving"
+HEAVY = {"torch", "tensorflow", "jax", "jaxlib", "flax", "keras", "rosetta", "models", "exporters"}
+
+
+@pytest.mark.parametrize("image", sorted(lockfile.ROOTS))
+def test_requirements_pin_the_venv_versions_of_the_whole_closure(image):
+    pinned = lockfile.parse((SERVING / image / "requirements.txt").read_text())
+    assert pinned == lockfile.closure(lockfile.ROOTS[image]), \
+        f"serving/{image}/requirements.txt drifted: python -m serving.lockfile {image} > it"
+
+
+def _server_modules() -> list[Path]:
+    """serving/*.py that the server process runs (not the test/benchmark tools beside them)."""
+    tools = {"bench.py", "clients.py", "process.py", "lockfile.py"}
+    return [p for p in SERVING.glob("*.py") if p.name not in tools]
+
+
+def test_server_code_imports_only_what_the_image_installs():
+    imported = set()
+    for path in _server_modules():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                imported.add(node.module.split(".")[0])
+    third_party = imported - set(sys.stdlib_module_names) - {"serving", "__future__"}
+    providers = metadata.packages_distributions()
+    needed = {canonicalize_name(d) for m in third_party for d in providers[m]}
+    assert needed <= set(lockfile.parse((SERVING / "onnx" / "requirements.txt").read_text())), needed
+
+
+def test_server_process_imports_nothing_heavy():
+    code = "import json, sys, serving.__main__; print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))"
+    modules = json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                                        cwd=ROOT).stdout)
+    assert not HEAVY & set(modules), HEAVY & set(modules)
+
+
+def test_onnx_dockerfile():
+    text = (SERVING / "onnx" / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:\d+\.\d+\.\d+-slim-\w+$", text, re.M)
+    assert re.findall(r"pip install [^&\n]*", text) == ["pip install --no-cache-dir -r /tmp/requirements.txt "]
+    assert "COPY serving/onnx/requirements.txt /tmp/requirements.txt" in text
+    assert "COPY artifacts/manifest.json /srv/artifacts/manifest.json" in text
+    for lane in ("keras", "torch", "jax"):
+        assert f"COPY artifacts/{lane}/onnx/ /srv/artifacts/{lane}/onnx/" in text
+    assert re.search(r"^USER 10001(:10001)?$", text, re.M)
+    assert re.search(r"^EXPOSE 8080 8081$", text, re.M)
+    assert "HEALTHCHECK" in text and "/v2/health/ready" in text
+    assert '"--repository", "/tmp/model-repo"' in text  # the only write, under /tmp
+
+
+def test_compose_runs_both_servers_and_the_parity_check_on_loopback_ports():
+    compose = yaml.safe_load((SERVING / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert set(services) == {"onnx", "tfserving", "parity"}
+    for name in ("onnx", "tfserving"):
+        assert all(p.startswith("127.0.0.1:") for p in services[name]["ports"])
+        assert services[name]["read_only"] is True
+        assert (ROOT / services[name]["build"]["dockerfile"]).is_file()
+    parity = services["parity"]
+    assert {"TFSERVING_REST_URL", "TFSERVING_GRPC_TARGET", "ROSETTA_SERVE_URL"} <= set(parity["environment"])
+    assert parity["depends_on"] == {"onnx": {"condition": "service_healthy"},
+                                    "tfserving": {"condition": "service_healthy"}}
+    assert any(arg.startswith("tests/serving/") for arg in parity["command"])
