@@ -59,6 +59,7 @@ def test_onnx_dockerfile():
     assert re.findall(r"pip install [^&\n]*", text) == ["pip install --no-cache-dir -r /tmp/requirements.txt "]
     assert "COPY serving/onnx/requirements.txt /tmp/requirements.txt" in text
     assert "COPY artifacts/manifest.json /srv/artifacts/manifest.json" in text
+    assert "COPY artifacts/site/ /srv/artifacts/site/" in text
     for lane in ("keras", "torch", "jax"):
         assert f"COPY artifacts/{lane}/onnx/ /srv/artifacts/{lane}/onnx/" in text
     assert re.search(r"^USER 10001(:10001)?$", text, re.M)
