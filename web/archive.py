@@ -11,7 +11,8 @@ from typing import Any
 
 from web.catalog import Artifact, Catalogue
 from web.snippets import for_lane
-from web.stage import model_dir, sha256_file
+from exporters.manifest import file_sha256
+from web.stage import model_dir
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip date: no build time leaks into the bytes
 
@@ -69,7 +70,7 @@ def write_archive(catalogue: Catalogue, lane: str, site: Path) -> Path:
         for f in a.files:
             staged = site / model_dir(a) / f.name
             members[f"{a.format}/{f.name}"] = staged.read_bytes()
-            sums.append(f"{sha256_file(staged)}  {a.format}/{f.name}")
+            sums.append(f"{file_sha256(staged)}  {a.format}/{f.name}")
     members["README.md"] = readme(catalogue, lane).encode()
     members["manifest.json"] = (json.dumps(manifest_excerpt(catalogue, lane), indent=2) + "\n").encode()
     members["SHA256SUMS"] = ("\n".join(sums) + "\n").encode()

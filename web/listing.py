@@ -5,7 +5,8 @@ from pathlib import Path
 from typing import Any
 
 from web.catalog import Artifact, Catalogue
-from web.stage import model_dir, sha256_file
+from exporters.manifest import file_sha256
+from web.stage import model_dir
 
 INDEX_SCHEMA_VERSION = 1
 PARITY_KEYS = ("max_abs_diff", "argmax_agreement", "accuracy", "source_accuracy", "images", "gate", "passed")
@@ -42,7 +43,7 @@ def build_index(catalogue: Catalogue, site: Path, archives: dict[str, Path],
             "model_name": f"mnist-{lane}",
             "artifacts": [artifact_record(a) for a in catalogue.of_lane(lane)],
             "archive": {"url": archive.relative_to(site).as_posix(), "bytes": archive.stat().st_size,
-                        "sha256": sha256_file(archive)},
+                        "sha256": file_sha256(archive)},
         })
     return {
         "schema_version": INDEX_SCHEMA_VERSION,

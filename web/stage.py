@@ -5,19 +5,11 @@ originals, which an export may be rewriting) is checking what ships.
 """
 from __future__ import annotations
 
-import hashlib
 import shutil
 from pathlib import Path
 
+from exporters.manifest import file_sha256
 from web.catalog import Artifact, SiteError
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def model_dir(artifact: Artifact) -> str:
@@ -33,7 +25,7 @@ def stage(artifact: Artifact, site: Path) -> None:
         dest = dest_dir / f.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(f.source, dest)
-        digest, size = sha256_file(dest), dest.stat().st_size
+        digest, size = file_sha256(dest), dest.stat().st_size
         if (digest, size) != (f.sha256, f.bytes):
             raise SiteError(f"{f.source}: sha256 {digest} ({size} bytes) but the manifest says {f.sha256} "
                             f"({f.bytes} bytes); re-run the export for {artifact.lane}/{artifact.format}")
