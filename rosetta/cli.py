@@ -1,4 +1,4 @@
-"""`rosetta` command line: train the lanes (and, as they land, export / bench / serve)."""
+"""`rosetta` command line: train the lanes, export and validate every artifact, bench them, serve them."""
 from __future__ import annotations
 
 import argparse
