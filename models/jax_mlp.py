@@ -67,22 +67,39 @@ def make_train_step(optimizer: optax.GradientTransformation):
     return step
 
 
+def make_epoch(step):
+    """A whole epoch of train steps in one compiled call: lax.scan over [steps, batch, ...] arrays.
+    Dispatching 3,750 tiny steps one by one costs more than computing them (1.1 ms vs ~0.2 ms a step here)."""
+    def run_epoch(params, opt_state, images, labels):
+        def body(carry, batch):
+            params, opt_state, loss, correct = step(*carry, *batch)
+            return (params, opt_state), (loss, correct)
+        (params, opt_state), (losses, corrects) = jax.lax.scan(body, (params, opt_state), (images, labels))
+        return params, opt_state, losses, corrects
+    return jax.jit(run_epoch)
+
+
 def train(model: Model, images: np.ndarray, labels: np.ndarray, config: TrainConfig,
           on_epoch: EpochCallback | None = None) -> tuple[Model, History]:
     rng = np.random.default_rng(config.seed)
     optimizer = optax.adam(optax.cosine_decay_schedule(config.learning_rate, total_steps(len(labels), config)))
-    step = jax.jit(make_train_step(optimizer))
+    step = make_train_step(optimizer)
+    run_epoch, run_step = make_epoch(step), jax.jit(step)
     params, opt_state = model.params, optimizer.init(model.params)
     labels32 = labels.astype(np.int32)
     history = History()
     for epoch in range(1, config.epochs + 1):
         timer = EpochTimer(epoch)
-        pending = []  # keep results on device; one sync per epoch avoids a host round-trip per step
-        for idx in shuffled_batches(len(labels), config.batch_size, rng):
-            params, opt_state, loss, correct = step(params, opt_state, images[idx], labels32[idx])
-            pending.append((loss, correct, len(idx)))
-        for loss, correct, count in pending:
-            timer.add(float(loss), int(correct), count)
+        batches = list(shuffled_batches(len(labels), config.batch_size, rng))
+        full = [b for b in batches if len(b) == config.batch_size]
+        if full:
+            idx = np.stack(full)
+            params, opt_state, losses, corrects = run_epoch(params, opt_state, images[idx], labels32[idx])
+            for loss, correct in zip(np.asarray(losses), np.asarray(corrects)):
+                timer.add(float(loss), int(correct), config.batch_size)
+        for idx in batches[len(full):]:  # the short last batch, if any
+            params, opt_state, loss, correct = run_step(params, opt_state, images[idx], labels32[idx])
+            timer.add(float(loss), int(correct), len(idx))
         history.epochs.append(timer.stats())
         if on_epoch:
             on_epoch(history.epochs[-1])

@@ -53,7 +53,7 @@ def train(model: keras.Model, images: np.ndarray, labels: np.ndarray, config: Tr
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps(len(labels), config))
     # Several steps per tf.function call and XLA: per-step dispatch, not math, dominates at this size.
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=50, jit_compile=True)
+                  metrics=["accuracy"], steps_per_execution=500, jit_compile=True)
     history = History()
     model.fit(images, labels, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
               verbose=0, callbacks=[_EpochReporter(history, on_epoch)])
