@@ -41,3 +41,10 @@ def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # Gate failures exit 1: let the tests below report which cells failed rather than stop here.
     subprocess.run([sys.executable, "-m", "rosetta.cli", "--out", str(out), "export"], timeout=1800)
     return out
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Whatever needs the real pipeline's artifacts is end to end: mark it slow (`-m "not slow"` skips it)."""
+    for item in items:
+        if "artifacts_dir" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
