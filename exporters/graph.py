@@ -96,11 +96,6 @@ def plan(lane: str) -> dict[str, list[Edge]]:
     return {fmt: chosen[fmt] for fmt in FORMATS if fmt in chosen}
 
 
-def artifact_node(lane: str, fmt: str) -> Node:
-    path = plan(lane)[fmt]
-    return NODES[path[-1].dst]
-
-
 def node_path(node: Node, lane: str, root: Path) -> Path:
     """Where node's file/dir lives for a lane, below `root` (the format dir or an intermediate's dir)."""
     return root / node.layout.format(model=f"mnist-{lane}")

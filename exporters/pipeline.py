@@ -29,7 +29,7 @@ class LaneExport:
     """Builds the nodes one lane's requested formats need, each once, remembering failures too."""
     lane: str
     lane_dir: Path
-    formats: Sequence[str]
+    published: set[str]  # node ids that are this run's requested artifacts; other nodes are intermediates
     ctx: ExportContext
     work_dir: Path
     built: dict[str, Path] = field(default_factory=dict)
@@ -45,7 +45,7 @@ class LaneExport:
         src = self.built[edge.src]
         start = time.perf_counter()
         try:
-            if node.format in self.formats and plan(self.lane)[node.format][-1].dst == node.id:
+            if node.id in self.published:
                 final = self.lane_dir / node.format
                 with atomic_dir(final) as tmp:  # a failing converter leaves no half artifact
                     target = node_path(node, self.lane, tmp)
@@ -99,7 +99,8 @@ def export_lane(lane: str, formats: Sequence[str], artifacts_dir: Path, train: S
     entries = []
     work_dir = lane_dir / ".work"
     shutil.rmtree(work_dir, ignore_errors=True)
-    exporter = LaneExport(lane, lane_dir, formats, ctx, work_dir, built={lane: checkpoint})
+    published = {routes[fmt][-1].dst for fmt in formats}
+    exporter = LaneExport(lane, lane_dir, published, ctx, work_dir, built={lane: checkpoint})
     try:
         for fmt in formats:
             path_edges = routes[fmt]

@@ -11,7 +11,7 @@ from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
 from serving.batcher import DirectRunner, DynamicBatcher
 from serving.config import ServeConfig
-from serving.manifest import ModelSpec
+from serving.manifest import ModelSpec, TensorSpec
 from serving.metrics import BATCH_SIZE
 from serving.repository import IntegrityError, read_verified
 from serving.session import create_session
@@ -89,9 +89,11 @@ class OnnxModel(Model):
                              requested_outputs=payload.request_outputs)
 
     def get_input_types(self) -> list[dict]:
-        t = self.spec.input
-        return [{"name": t.name, "datatype": t.v2_datatype, "shape": t.v2_shape}]
+        return [_v2_metadata(self.spec.input)]
 
     def get_output_types(self) -> list[dict]:
-        t = self.spec.output
-        return [{"name": t.name, "datatype": t.v2_datatype, "shape": t.v2_shape}]
+        return [_v2_metadata(self.spec.output)]
+
+
+def _v2_metadata(t: TensorSpec) -> dict:
+    return {"name": t.name, "datatype": t.v2_datatype, "shape": t.v2_shape}

@@ -5,19 +5,14 @@ import pytest
 from exporters import graph
 from exporters.pipeline import export_lane
 from models import lane
-from rosetta.data import Split
 
 
 @pytest.fixture
-def torch_lane_dir(tmp_path, train_split, test_split):
+def torch_lane_dir(tmp_path):
     """An untrained torch model is enough: parity compares each artifact with its own source."""
     torch_lane = lane("torch")
     torch_lane.save(torch_lane.build(), tmp_path / "torch")
     return tmp_path
-
-
-def _small(split: Split, n: int) -> Split:
-    return split.head(n)
 
 
 def test_failing_converter_leaves_no_half_artifact_and_others_run(torch_lane_dir, train_split, test_split,
@@ -35,8 +30,8 @@ def test_failing_converter_leaves_no_half_artifact_and_others_run(torch_lane_dir
         return (half_written_then_crash if self.dst == "torchscript" else real_convert.__get__(self))(src, dst, ctx)
 
     monkeypatch.setattr(graph.Edge, "convert", convert)
-    entries = export_lane("torch", ["onnx", "torchscript", "pt2"], torch_lane_dir, _small(train_split, 100),
-                          _small(test_split, 500), log=lambda e: None)
+    entries = export_lane("torch", ["onnx", "torchscript", "pt2"], torch_lane_dir, train_split.head(100),
+                          test_split.head(500), log=lambda e: None)
     status = {e["format"]: e["status"] for e in entries}
     assert status == {"onnx": "ok", "torchscript": "failed", "pt2": "ok"}
     failed = next(e for e in entries if e["format"] == "torchscript")
@@ -53,7 +48,7 @@ def test_drifting_runtime_fails_the_gate_with_the_numbers(torch_lane_dir, train_
     drifting = Runtime(original.name, original.distribution, None, original.signature,
                        batch_run=lambda path, images: original.run(path, images) + np.float32(1e-4))
     monkeypatch.setitem(RUNTIMES, "onnx", drifting)
-    (entry,) = export_lane("torch", ["onnx"], torch_lane_dir, _small(train_split, 100), _small(test_split, 500),
+    (entry,) = export_lane("torch", ["onnx"], torch_lane_dir, train_split.head(100), test_split.head(500),
                            log=lambda e: None)
     assert entry["status"] == "gate-failed"
     assert entry["parity"]["failures"][0].startswith("max_abs_diff 0.0001")
