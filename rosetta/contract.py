@@ -1,16 +1,35 @@
-"""The one model contract every lane and every artifact honours, written once."""
+"""The built-in models: their specs (data, like any user model's) and the training defaults measured for them.
+
+Only `models/` (which trains them) and the CLI's built-in paths read this module; exporters, servers and the
+site read a model's spec from the manifest.
+"""
 from __future__ import annotations
 
-INPUT_NAME = "images"
-OUTPUT_NAME = "probabilities"
+from rosetta.spec import ModelSpec, TensorSpec
+
 IMAGE_SHAPE = (28, 28)  # float32 in [0, 1], batch dimension in front
 NUM_CLASSES = 10
-HIDDEN_UNITS = (128, 64)  # Flatten -> Dense 128 ReLU -> Dense 64 ReLU -> Dense 10 softmax
+HIDDEN_UNITS = (128, 64)  # MLP: Flatten -> Dense 128 ReLU -> Dense 64 ReLU -> Dense 10 softmax
 LAYER_SIZES = (IMAGE_SHAPE[0] * IMAGE_SHAPE[1], *HIDDEN_UNITS, NUM_CLASSES)
+
+_IMAGES = TensorSpec("images", "FP32", (-1, *IMAGE_SHAPE), layout="NHW")
+_PROBABILITIES = TensorSpec("probabilities", "FP32", (-1, NUM_CLASSES), kind="probabilities")
+MNIST_MLP = ModelSpec("mnist-mlp", (_IMAGES,), (_PROBABILITIES,),
+                      "MNIST MLP: Flatten -> Dense 128 ReLU -> Dense 64 ReLU -> Dense 10 softmax")
+MNIST_CNN = ModelSpec("mnist-cnn", (_IMAGES,), (_PROBABILITIES,),
+                      "MNIST CNN: Conv 3x3x32 ReLU -> MaxPool 2 -> Conv 3x3x64 -> BatchNorm -> ReLU -> MaxPool 2 "
+                      "-> Flatten -> Dense 128 ReLU -> Dense 10 softmax")
+BUILTIN_MODELS = {spec.name: spec for spec in (MNIST_MLP, MNIST_CNN)}
 
 LANES = ("keras", "torch", "jax")
 # Artifact formats (the export graph in exporters/graph.py says which lane reaches which, and how).
 FORMATS = ("savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "torchscript", "pt2")
+
+
+def served_name(model: str, lane: str) -> str:
+    """A built-in model trained in one lane is served, stored and listed as e.g. `mnist-cnn-torch`."""
+    return f"{model}-{lane}"
+
 
 # Training defaults: Adam at 1e-3, cosine-decayed to 0 over the run, 5 epochs, batch 16.
 # Measured here (JAX lane, 4 seeds; Keras and torch one each): with a constant rate, batch 32 ends at
