@@ -1,4 +1,4 @@
-"""What every converter and validator of one lane gets to see."""
+"""What every converter of one model gets to see: the source, its spec, and example rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -6,20 +6,25 @@ from typing import Any
 
 import numpy as np
 
-from rosetta import contract
+from rosetta.sources import Source
+from rosetta.spec import ModelSpec
 
 
 @dataclass(frozen=True)
 class ExportContext:
-    lane: str
-    source_model: Any  # the lane's trained model, as models.<lane>.load returns it
-    representative: np.ndarray  # training-split images for int8 calibration
-    warmup: np.ndarray  # a few images for TF Serving warm-up records
+    source: Source
+    spec: ModelSpec
+    calibration: dict[str, np.ndarray]  # int8 calibration rows, by input name
+    warmup: dict[str, np.ndarray]  # a few rows for TF Serving warm-up records, by input name
+
+    @property
+    def lane(self) -> str:
+        return self.source.lane
+
+    @property
+    def source_model(self) -> Any:
+        return self.source.model
 
     @property
     def model_name(self) -> str:
-        return f"mnist-{self.lane}"
-
-
-INPUT_SPEC = {"name": contract.INPUT_NAME, "shape": [None, *contract.IMAGE_SHAPE], "dtype": "float32"}
-OUTPUT_SPEC = {"name": contract.OUTPUT_NAME, "shape": [None, contract.NUM_CLASSES], "dtype": "float32"}
+        return self.spec.name

@@ -1,6 +1,6 @@
 """The export graph: nodes are model representations, edges are converters, registered in one table.
 
-A lane's artifacts are the shortest paths from its source node to a node of each artifact format; nodes on
+A model's artifacts are the shortest paths from its source framework's node to a node of each artifact format; nodes on
 those paths that are not the lane's artifact of their format are built as intermediates and discarded.
 Adding a format is adding a node, an edge into it and a runtime for it.
 """
@@ -20,7 +20,7 @@ from rosetta.contract import FORMATS
 class Node:
     id: str
     format: str | None  # artifact format it provides, None for a lane's source model
-    layout: str  # where the artifact lives inside artifacts/<lane>/<format>/ ("{model}" = mnist-<lane>)
+    layout: str  # where the artifact lives inside DIR/<model>/<format>/ ("{model}": the model's served name)
 
 
 @dataclass(frozen=True)
@@ -96,9 +96,9 @@ def plan(lane: str) -> dict[str, list[Edge]]:
     return {fmt: chosen[fmt] for fmt in FORMATS if fmt in chosen}
 
 
-def node_path(node: Node, lane: str, root: Path) -> Path:
-    """Where node's file/dir lives for a lane, below `root` (the format dir or an intermediate's dir)."""
-    return root / node.layout.format(model=f"mnist-{lane}")
+def node_path(node: Node, model_name: str, root: Path) -> Path:
+    """Where node's file/dir lives for a model, below `root` (the format dir or an intermediate's dir)."""
+    return root / node.layout.format(model=model_name)
 
 
 def describe(path: list[Edge]) -> str:

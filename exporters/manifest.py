@@ -1,4 +1,8 @@
-"""artifacts/manifest.json: one schema-versioned entry per (lane, format) artifact."""
+"""DIR/manifest.json: one schema-versioned entry per (model, format) artifact, each carrying its model's spec.
+
+Schema 2: entries are keyed by `model_name` (the served name) and `format`; `spec` is the model's contract
+(rosetta.spec.ModelSpec.to_json) that servers and the site read; `lane` is the source framework.
+"""
 from __future__ import annotations
 
 import hashlib
@@ -8,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from rosetta.atomic import write_json
+from rosetta.spec import ModelSpec
 from rosetta.versions import versions
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -38,10 +43,17 @@ def load(artifacts_dir: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {"artifacts": []}
 
 
+def spec_of(entry: dict[str, Any]) -> ModelSpec:
+    return ModelSpec.from_json(entry["spec"])
+
+
 def write(artifacts_dir: Path, entries: list[dict[str, Any]]) -> Path:
     """Merge new entries over the existing manifest (a one-cell rerun keeps the other cells)."""
-    key = lambda e: (e["lane"], e["format"])  # noqa: E731
-    merged = {key(e): e for e in load(artifacts_dir).get("artifacts", [])}
+    key = lambda e: (e["model_name"], e["format"])  # noqa: E731
+    previous = load(artifacts_dir)
+    if previous.get("schema_version", SCHEMA_VERSION) != SCHEMA_VERSION:
+        previous = {"artifacts": []}  # an older layout's entries point at files this layout does not have
+    merged = {key(e): e for e in previous.get("artifacts", [])}
     merged.update({key(e): e for e in entries})
     manifest = {
         "schema_version": SCHEMA_VERSION,

@@ -1,4 +1,7 @@
-"""Edges into ONNX: from PyTorch (dynamo exporter), from a TF SavedModel (tf2onnx), from JAX (jax2onnx)."""
+"""Edges into ONNX: from PyTorch (dynamo exporter), from a TF SavedModel (tf2onnx), from JAX (jax2onnx).
+
+Graph inputs and outputs carry the spec's names; the batch dimension stays symbolic.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,9 +9,9 @@ from pathlib import Path
 import onnx
 
 from exporters.context import ExportContext
-from rosetta import contract
+from exporters.runtimes import SIGNATURE
 
-OPSET = 18  # what every runtime here (ORT, onnxruntime-web, onnx2tf) reads; the model needs nothing newer
+OPSET = 18  # what every runtime here (ORT, onnxruntime-web, onnx2tf) reads; the models need nothing newer
 
 
 def _check_and_save(model: onnx.ModelProto, dst: Path) -> None:
@@ -17,15 +20,19 @@ def _check_and_save(model: onnx.ModelProto, dst: Path) -> None:
 
 
 def torch_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
-    import torch
+    from exporters.torch_edges import dynamic_batch, example_args, exportable
 
-    batch = torch.export.Dim("batch", min=1)
-    program = torch.onnx.export(
-        ctx.source_model.eval(), (torch.zeros(2, *contract.IMAGE_SHAPE),), dynamo=True, opset_version=OPSET,
-        input_names=[contract.INPUT_NAME], output_names=[contract.OUTPUT_NAME],
-        dynamic_shapes={"images": {0: batch}}, verbose=False)
+    spec = ctx.spec
+    program = torch_onnx_export(exportable(ctx.source_model), example_args(ctx), spec, dynamic_batch(spec))
     program.optimize()
     _check_and_save(program.model_proto, dst)
+
+
+def torch_onnx_export(module, args, spec, dynamic_shapes):
+    import torch
+
+    return torch.onnx.export(module, args, dynamo=True, opset_version=OPSET, input_names=spec.input_names,
+                             output_names=spec.output_names, dynamic_shapes=dynamic_shapes, verbose=False)
 
 
 def savedmodel_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
@@ -33,20 +40,25 @@ def savedmodel_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
     import tensorflow as tf
     import tf2onnx
 
-    from exporters.tf_edges import INPUT_TENSOR_SPEC, SIGNATURE
+    from exporters.tf_edges import input_signature
 
+    spec = ctx.spec
     loaded = tf.saved_model.load(str(src))  # keep a reference: the signature's variables live on it
     signature = loaded.signatures[SIGNATURE]
-    # from_function wants a tf.function; wrap the signature instead of re-tracing the Keras model.
-    fn = tf.function(lambda images: signature(images=images)[contract.OUTPUT_NAME])
-    model, _ = tf2onnx.convert.from_function(fn, input_signature=(INPUT_TENSOR_SPEC,), opset=OPSET)
-    _rename_io(model)
+
+    # from_function wants a tf.function; wrap the signature instead of re-tracing the source model.
+    def call(*inputs):
+        outputs = signature(**dict(zip(spec.input_names, inputs)))
+        return tuple(outputs[name] for name in spec.output_names)
+    model, _ = tf2onnx.convert.from_function(tf.function(call), input_signature=input_signature(spec), opset=OPSET)
+    _rename_io(model, spec.input_names, spec.output_names)
     _check_and_save(model, dst)
 
 
-def _rename_io(model: onnx.ModelProto) -> None:
-    """tf2onnx names graph inputs/outputs after TF tensors ('images:0'); use the contract's names."""
-    renames = {model.graph.input[0].name: contract.INPUT_NAME, model.graph.output[0].name: contract.OUTPUT_NAME}
+def _rename_io(model: onnx.ModelProto, inputs: list[str], outputs: list[str]) -> None:
+    """tf2onnx names graph inputs/outputs after TF tensors ('images:0', 'Identity:0'); use the spec's names."""
+    renames = {v.name: n for v, n in zip(model.graph.input, inputs)}
+    renames.update({v.name: n for v, n in zip(model.graph.output, outputs)})
     for value in [*model.graph.input, *model.graph.output]:
         value.name = renames.get(value.name, value.name)
     for node in model.graph.node:
@@ -57,9 +69,7 @@ def _rename_io(model: onnx.ModelProto) -> None:
 def jax_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
     from jax2onnx import to_onnx
 
-    from models.jax_mlp import probabilities
-
-    params = ctx.source_model.params
-    model = to_onnx(lambda images: probabilities(params, images), [("B", *contract.IMAGE_SHAPE)],
-                    opset=OPSET, input_names=[contract.INPUT_NAME], output_names=[contract.OUTPUT_NAME])
+    fn, spec = ctx.source_model, ctx.spec
+    model = to_onnx(lambda *inputs: fn(*inputs), [("B", *t.shape[1:]) for t in spec.inputs],
+                    opset=OPSET, input_names=spec.input_names, output_names=spec.output_names)
     _check_and_save(model, dst)

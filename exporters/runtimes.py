@@ -1,49 +1,47 @@
 """One runtime per artifact format: the engine that will really execute it, loaded and run here.
 
-Each runtime answers `load(path) -> predict` (predict: float32 [N, 28, 28] images -> probabilities [N, 10]),
-`run(path, images)` over a whole set, and `signature(path)` as the runtime itself reports it (names, shapes,
-dtypes, quantization parameters).
+Each runtime answers `load(path, spec) -> predict` (named input arrays -> named output arrays, the names and
+order of the model spec), `run(path, spec, inputs)` over a whole set in bounded chunks, and
+`signature(path, spec)` as the runtime itself reports it (names, shapes, dtypes, quantization parameters).
 """
 from __future__ import annotations
 
 import json
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from rosetta import contract
 from rosetta.data import REPO_ROOT
+from rosetta.spec import ModelSpec, batch_size, slice_batch
 
 JS_DIR = REPO_ROOT / "js"
-CHUNK = 1000  # images per runtime call: bounded memory, realistic batch
+CHUNK = 1000  # rows per runtime call: bounded memory, realistic batch
+SIGNATURE = "serving_default"  # the SavedModel / TFLite signature every artifact is called through
 
-
-Predict = Callable[[np.ndarray], np.ndarray]
+Arrays = dict[str, np.ndarray]
+Predict = Callable[[Mapping[str, np.ndarray]], Arrays]
 
 
 @dataclass(frozen=True)
 class Runtime:
     name: str
     distribution: str  # whose version the manifest records ("node:@tensorflow/tfjs" for JS packages)
-    load: Callable[[Path], Predict] | None  # None: runs out of process (see run)
-    signature: Callable[[Path], dict[str, Any]]
-    batch_run: Callable[[Path, np.ndarray], np.ndarray] | None = None
+    load: Callable[[Path, ModelSpec], Predict] | None  # None: runs out of process (see run)
+    signature: Callable[[Path, ModelSpec], dict[str, Any]]
+    batch_run: Callable[[Path, ModelSpec, Mapping[str, np.ndarray]], Arrays] | None = None
 
-    def run(self, path: Path, images: np.ndarray) -> np.ndarray:
+    def run(self, path: Path, spec: ModelSpec, inputs: Mapping[str, np.ndarray]) -> Arrays:
         if self.batch_run:
-            return self.batch_run(path, images)
-        predict = self.load(path)
-        return np.concatenate([predict(x) for x in _chunks(images)]).astype(np.float32)
-
-
-def _chunks(images: np.ndarray):
-    for i in range(0, len(images), CHUNK):
-        yield np.ascontiguousarray(images[i:i + CHUNK], dtype=np.float32)
+            return self.batch_run(path, spec, inputs)
+        predict = self.load(path, spec)
+        n = batch_size(inputs)
+        parts = [predict(slice_batch(inputs, i, i + CHUNK)) for i in range(0, n, CHUNK)]
+        return {name: np.concatenate([p[name] for p in parts]) for name in spec.output_names}
 
 
 def _spec(name: str, shape, dtype: str, quantization: dict | None = None) -> dict[str, Any]:
@@ -53,22 +51,33 @@ def _spec(name: str, shape, dtype: str, quantization: dict | None = None) -> dic
     return spec
 
 
+def _named(spec: ModelSpec, outputs: Any) -> Arrays:
+    """A framework's outputs (one array, a sequence in spec order, or a mapping) as {spec output name: array}."""
+    if isinstance(outputs, Mapping):
+        return {name: np.asarray(outputs[name]) for name in spec.output_names}
+    if not isinstance(outputs, (list, tuple)):
+        outputs = (outputs,)
+    if len(outputs) != len(spec.outputs):
+        raise ValueError(f"{spec.name}: model returned {len(outputs)} outputs, the spec names {spec.output_names}")
+    return {name: np.asarray(o) for name, o in zip(spec.output_names, outputs)}
+
+
 # --- TensorFlow SavedModel, called through its serving signature as TF Serving does --------------------------
 def _savedmodel_fn(path: Path):
     import tensorflow as tf
 
-    return tf.saved_model.load(str(path), tags=["serve"]).signatures["serving_default"]
+    return tf.saved_model.load(str(path), tags=["serve"]).signatures[SIGNATURE]
 
 
-def load_savedmodel(path: Path) -> Predict:
+def load_savedmodel(path: Path, spec: ModelSpec) -> Predict:
     fn = _savedmodel_fn(path)
-    return lambda x: fn(**{contract.INPUT_NAME: x})[contract.OUTPUT_NAME].numpy()
+    return lambda x: {name: t.numpy() for name, t in fn(**x).items() if name in spec.output_names}
 
 
-def signature_savedmodel(path: Path) -> dict[str, Any]:
+def signature_savedmodel(path: Path, spec: ModelSpec) -> dict[str, Any]:
     fn = _savedmodel_fn(path)
     (_, inputs), outputs = fn.structured_input_signature, fn.structured_outputs
-    return {"signature_def": "serving_default", "tags": ["serve"],
+    return {"signature_def": SIGNATURE, "tags": ["serve"],
             "inputs": [_spec(k, v.shape.as_list(), v.dtype.name) for k, v in inputs.items()],
             "outputs": [_spec(k, v.shape.as_list(), v.dtype.name) for k, v in outputs.items()]}
 
@@ -85,107 +94,177 @@ def _quant(detail: dict) -> dict | None:
     return {"scale": float(scale), "zero_point": int(zero_point)} if scale else None
 
 
-def load_tflite(path: Path) -> Predict:
-    """Quantizes inputs / dequantizes outputs with the model's own parameters when it is integer-only."""
-    interpreter = _interpreter(path)
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-    in_q, out_q = _quant(inp), _quant(out)
-    shape = [None]
+def _signature_details(interpreter) -> tuple[dict[str, dict], dict[str, dict]]:
+    """Tensor details by signature name: a converted model's tensor names are TF's internal ones."""
+    runner = interpreter.get_signature_runner(SIGNATURE)
+    return runner.get_input_details(), runner.get_output_details()
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        if shape[0] != x.shape:  # re-allocating per call would dominate batch-1 latency
-            interpreter.resize_tensor_input(inp["index"], x.shape)
+
+def load_tflite(path: Path, spec: ModelSpec) -> Predict:
+    """Runs through the `serving_default` signature's tensors; quantizes inputs / dequantizes outputs with the
+    model's own parameters when it is integer-only."""
+    interpreter = _interpreter(path)
+    inputs, outputs = _signature_details(interpreter)
+    interpreter.allocate_tensors()
+    shapes: dict[str, tuple] = {}
+
+    def quantize(x: np.ndarray, detail: dict) -> np.ndarray:
+        q = _quant(detail)
+        if q and np.issubdtype(detail["dtype"], np.integer) and x.dtype.kind == "f":
+            info = np.iinfo(detail["dtype"])
+            return np.clip(np.round(x / q["scale"] + q["zero_point"]), info.min, info.max).astype(detail["dtype"])
+        return x.astype(detail["dtype"], copy=False)
+
+    def predict(x: Mapping[str, np.ndarray]) -> Arrays:
+        resized = False
+        for name, detail in inputs.items():
+            if shapes.get(name) != x[name].shape:  # re-allocating per call would dominate batch-1 latency
+                interpreter.resize_tensor_input(detail["index"], x[name].shape)
+                shapes[name], resized = x[name].shape, True
+        if resized:
             interpreter.allocate_tensors()
-            shape[0] = x.shape
-        if in_q:
-            info = np.iinfo(inp["dtype"])
-            x = np.clip(np.round(x / in_q["scale"] + in_q["zero_point"]), info.min, info.max).astype(inp["dtype"])
-        interpreter.set_tensor(inp["index"], x)
+        for name, detail in inputs.items():
+            interpreter.set_tensor(detail["index"], quantize(x[name], detail))
         interpreter.invoke()
-        y = interpreter.get_tensor(out["index"])
-        return (y.astype(np.float32) - out_q["zero_point"]) * out_q["scale"] if out_q else y
+        result = {}
+        for name in spec.output_names:
+            detail, q = outputs[name], _quant(outputs[name])
+            y = interpreter.get_tensor(detail["index"])
+            result[name] = (y.astype(np.float32) - q["zero_point"]) * q["scale"] if q else y
+        return result
     return predict
 
 
-def signature_tflite(path: Path) -> dict[str, Any]:
-    interpreter = _interpreter(path)
+def signature_tflite(path: Path, spec: ModelSpec) -> dict[str, Any]:
+    inputs, outputs = _signature_details(_interpreter(path))
 
-    def describe(d):
-        return _spec(d["name"], d["shape_signature"], np.dtype(d["dtype"]).name, _quant(d))
-    return {"inputs": [describe(d) for d in interpreter.get_input_details()],
-            "outputs": [describe(d) for d in interpreter.get_output_details()]}
+    def describe(name: str, d: dict) -> dict[str, Any]:
+        return _spec(name, d["shape_signature"], np.dtype(d["dtype"]).name, _quant(d))
+    return {"signature_def": SIGNATURE, "inputs": [describe(k, v) for k, v in inputs.items()],
+            "outputs": [describe(k, v) for k, v in outputs.items()]}
 
 
 # --- ONNX Runtime --------------------------------------------------------------------------------------------
+_ORT_DTYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int64)": "int64",
+               "tensor(int32)": "int32", "tensor(uint8)": "uint8", "tensor(int8)": "int8", "tensor(bool)": "bool",
+               "tensor(float16)": "float16"}
+
+
 def _ort_session(path: Path):
     import onnxruntime as ort
 
     return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
 
 
-def load_onnx(path: Path) -> Predict:
+def load_onnx(path: Path, spec: ModelSpec) -> Predict:
     session = _ort_session(path)
-    return lambda x: session.run([contract.OUTPUT_NAME], {contract.INPUT_NAME: x})[0]
+    return lambda x: dict(zip(spec.output_names, session.run(spec.output_names, dict(x))))
 
 
-def signature_onnx(path: Path) -> dict[str, Any]:
+def signature_onnx(path: Path, spec: ModelSpec) -> dict[str, Any]:
     import onnx
 
-    session, model = _ort_session(path), onnx.load(str(path))
-    dtype = {"tensor(float)": "float32"}
+    session, model = _ort_session(path), onnx.load(str(path), load_external_data=False)
+
+    def describe(t) -> dict[str, Any]:
+        return _spec(t.name, [d if isinstance(d, int) else None for d in t.shape], _ORT_DTYPES.get(t.type, t.type))
     return {"opset": max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")),
-            "inputs": [_spec(i.name, [d if isinstance(d, int) else None for d in i.shape], dtype.get(i.type, i.type))
-                       for i in session.get_inputs()],
-            "outputs": [_spec(o.name, [d if isinstance(d, int) else None for d in o.shape], dtype.get(o.type, o.type))
-                        for o in session.get_outputs()]}
+            "inputs": [describe(i) for i in session.get_inputs()],
+            "outputs": [describe(o) for o in session.get_outputs()]}
 
 
 # --- PyTorch: TorchScript and torch.export -------------------------------------------------------------------
-def _torch_predict(module) -> Predict:
+def torch_predict(module, spec: ModelSpec) -> Predict:
+    """forward(*inputs in spec order) -> a tensor or a tuple of tensors in spec output order."""
     import torch
 
-    def predict(x: np.ndarray) -> np.ndarray:
+    def predict(x: Mapping[str, np.ndarray]) -> Arrays:
         with torch.inference_mode():
-            return module(torch.from_numpy(x)).numpy()
+            out = module(*(torch.from_numpy(np.ascontiguousarray(x[n])) for n in spec.input_names))
+        out = out if isinstance(out, (list, tuple, dict)) else (out,)
+        return _named(spec, {k: v.numpy() for k, v in out.items()} if isinstance(out, dict)
+                      else [t.numpy() for t in out])
     return predict
 
 
-def load_torchscript(path: Path) -> Predict:
+def load_torchscript(path: Path, spec: ModelSpec) -> Predict:
     import torch
 
-    return _torch_predict(torch.jit.load(str(path)).eval())
+    return torch_predict(torch.jit.load(str(path)).eval(), spec)
 
 
-def load_pt2(path: Path) -> Predict:
+def load_pt2(path: Path, spec: ModelSpec) -> Predict:
     import torch
 
-    return _torch_predict(torch.export.load(str(path)).module())
+    return torch_predict(torch.export.load(str(path)).module(), spec)
 
 
-def signature_torch(path: Path) -> dict[str, Any]:
-    return {"inputs": [_spec(contract.INPUT_NAME, [None, *contract.IMAGE_SHAPE], "float32")],
-            "outputs": [_spec(contract.OUTPUT_NAME, [None, contract.NUM_CLASSES], "float32")],
-            "note": "positional forward(images); shapes from the export's dynamic batch dimension"}
+def signature_torchscript(path: Path, spec: ModelSpec) -> dict[str, Any]:
+    import torch
+
+    args = [a.name for a in torch.jit.load(str(path)).forward.schema.arguments[1:]]  # [0] is self
+    return {"forward": args, "inputs": [_spec(t.name, t.shape, t.dtype.name) for t in spec.inputs],
+            "outputs": [_spec(t.name, t.shape, t.dtype.name) for t in spec.outputs],
+            "note": "positional forward(*inputs) in spec order; dtypes and shapes from the spec"}
+
+
+def signature_pt2(path: Path, spec: ModelSpec) -> dict[str, Any]:
+    """Input shapes as torch.export recorded them: symbolic dimensions (the batch) are free."""
+    import torch
+
+    program = torch.export.load(str(path))
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    user_inputs = program.graph_signature.user_inputs
+
+    def shape(name: str) -> list[int | None]:
+        val = placeholders[name].meta.get("val")
+        return [int(d) if isinstance(d, int) else None for d in val.shape] if val is not None else []
+    inputs = [_spec(t.name, shape(n), t.dtype.name) for t, n in zip(spec.inputs, user_inputs)]
+    return {"inputs": inputs, "outputs": [_spec(t.name, t.shape, t.dtype.name) for t in spec.outputs],
+            "note": "positional forward(*inputs) in spec order"}
 
 
 # --- TF.js, in Node with the real @tensorflow/tfjs package ---------------------------------------------------
 TFJS_BACKEND = "wasm"  # what a browser without WebGL runs; 15x faster than the pure-JS "cpu" backend here
 
 
-def run_tfjs(path: Path, images: np.ndarray, backend: str = TFJS_BACKEND) -> np.ndarray:
+def tfjs_dtype(dtype: np.dtype) -> str:
+    """TF.js tensors are float32, int32 or bool: the converter maps TF's other types to these."""
+    return "float32" if dtype.kind == "f" else "bool" if dtype.kind == "b" else "int32"
+
+
+def write_tfjs_job(directory: Path, spec: ModelSpec, inputs: Mapping[str, np.ndarray], chunk: int = CHUNK) -> Path:
+    """The job file js/tfjs_model.mjs reads: each input as raw little-endian rows, and where outputs go."""
+    job = {"count": batch_size(inputs), "chunk": chunk, "inputs": [], "outputs": []}
+    for t in spec.inputs:
+        dtype = tfjs_dtype(t.dtype)
+        path = directory / f"in-{len(job['inputs'])}.bin"
+        np.ascontiguousarray(inputs[t.name], dtype="u1" if dtype == "bool" else f"<{dtype[0]}4").tofile(path)
+        job["inputs"].append({"name": t.name, "dtype": dtype, "shape": list(inputs[t.name].shape[1:]),
+                              "file": str(path)})
+    for i, t in enumerate(spec.outputs):
+        job["outputs"].append({"name": t.name, "file": str(directory / f"out-{i}.bin")})
+    path = directory / "job.json"
+    path.write_text(json.dumps(job))
+    return path
+
+
+def run_tfjs(path: Path, spec: ModelSpec, inputs: Mapping[str, np.ndarray], backend: str = TFJS_BACKEND) -> Arrays:
     """Runs js/tfjs_predict.mjs: the graph model loaded by @tensorflow/tfjs in Node."""
+    numpy_dtypes = {"float32": "<f4", "int32": "<i4", "bool": "u1"}
     with tempfile.TemporaryDirectory() as tmp:
-        x_path, y_path = Path(tmp) / "images.f32", Path(tmp) / "probabilities.f32"
-        np.ascontiguousarray(images, dtype="<f4").tofile(x_path)
-        proc = subprocess.run(["node", str(JS_DIR / "tfjs_predict.mjs"), str(Path(path).resolve()), str(x_path),
-                               str(len(images)), str(y_path), backend], capture_output=True, text=True,
-                              timeout=600, cwd=JS_DIR)
+        job = write_tfjs_job(Path(tmp), spec, inputs)
+        proc = subprocess.run(["node", str(JS_DIR / "tfjs_predict.mjs"), str(Path(path).resolve()), str(job),
+                               backend], capture_output=True, text=True, timeout=600, cwd=JS_DIR)
         if proc.returncode != 0:
             raise RuntimeError(f"TF.js in Node failed: {proc.stderr.strip()[-2000:]}")
-        return np.fromfile(y_path, dtype="<f4").reshape(len(images), contract.NUM_CLASSES)
+        shapes = json.loads(proc.stdout)
+        n = batch_size(inputs)
+        return {t.name: np.fromfile(Path(tmp) / f"out-{i}.bin", dtype=numpy_dtypes[shapes[t.name]["dtype"]])
+                .reshape(n, *shapes[t.name]["shape"]) for i, t in enumerate(spec.outputs)}
 
 
-def signature_tfjs(path: Path) -> dict[str, Any]:
+def signature_tfjs(path: Path, spec: ModelSpec) -> dict[str, Any]:
     model = json.loads(Path(path).read_text())
     sig = model.get("signature") or model.get("userDefinedMetadata", {}).get("signature", {})
 
@@ -202,6 +281,6 @@ RUNTIMES: dict[str, Runtime] = {
     "tflite-int8": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite),
     "tfjs": Runtime(f"tfjs-node-{TFJS_BACKEND}", "node:@tensorflow/tfjs", None, signature_tfjs, batch_run=run_tfjs),
     "onnx": Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx),
-    "torchscript": Runtime("torchscript", "torch", load_torchscript, signature_torch),
-    "pt2": Runtime("torch.export", "torch", load_pt2, signature_torch),
+    "torchscript": Runtime("torchscript", "torch", load_torchscript, signature_torchscript),
+    "pt2": Runtime("torch.export", "torch", load_pt2, signature_pt2),
 }

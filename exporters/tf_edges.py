@@ -1,27 +1,48 @@
-"""Edges into and out of TensorFlow: SavedModel from Keras / JAX / ONNX, SavedModel to TFLite and TF.js."""
+"""Edges into and out of TensorFlow: SavedModel from Keras / JAX / ONNX, SavedModel to TFLite and TF.js.
+
+Every SavedModel has one `serving_default` signature whose inputs and outputs carry the spec's names, in the
+spec's shapes (layout preserved), so TF Serving, TFLite and TF.js see the model's own contract.
+"""
 from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from exporters.context import ExportContext
+from exporters.runtimes import SIGNATURE
 from exporters.tfjs_compat import tfjs_converter
-from rosetta import contract
+from rosetta.spec import ModelSpec
 
-SIGNATURE = "serving_default"
-INPUT_TENSOR_SPEC = tf.TensorSpec([None, *contract.IMAGE_SHAPE], tf.float32, name=contract.INPUT_NAME)
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
 
-def _save_serving(module: tf.Module, fn, dst: Path, ctx: ExportContext) -> None:
-    """Save `fn` (images -> probabilities) as the `serving_default` signature, plus warm-up records."""
-    @tf.function(input_signature=[INPUT_TENSOR_SPEC], autograph=False)  # no Python control flow to convert
-    def serve(images):
-        return {contract.OUTPUT_NAME: fn(images)}
+def input_signature(spec: ModelSpec) -> list[tf.TensorSpec]:
+    return [tf.TensorSpec(t.static_shape, tf.as_dtype(t.dtype), name=t.name) for t in spec.inputs]
+
+
+def named_outputs(spec: ModelSpec, outputs) -> dict[str, tf.Tensor]:
+    """A model's outputs (a tensor, a sequence in spec order, or a mapping) keyed by the spec's output names."""
+    if isinstance(outputs, dict):
+        return {name: outputs[name] for name in spec.output_names}
+    outputs = outputs if isinstance(outputs, (list, tuple)) else (outputs,)
+    if len(outputs) != len(spec.outputs):
+        raise ValueError(f"{spec.name}: model returned {len(outputs)} outputs, the spec names {spec.output_names}")
+    return dict(zip(spec.output_names, outputs))
+
+
+def _save_serving(module: tf.Module, fn: Callable[..., object], dst: Path, ctx: ExportContext) -> None:
+    """Save `fn(*inputs in spec order)` as the `serving_default` signature, plus warm-up records."""
+    spec = ctx.spec
+
+    # autograph off: no Python control flow to convert; the signature takes the spec's named inputs.
+    @tf.function(input_signature=input_signature(spec), autograph=False)
+    def serve(*inputs):
+        return named_outputs(spec, fn(*inputs))
 
     tf.saved_model.save(module, str(dst), signatures={SIGNATURE: serve})
     write_warmup_requests(dst, ctx)
@@ -34,56 +55,71 @@ def write_warmup_requests(savedmodel_dir: Path, ctx: ExportContext) -> None:
     path = savedmodel_dir / WARMUP_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     with tf.io.TFRecordWriter(str(path)) as writer:
-        for batch in (ctx.warmup[:1], ctx.warmup):
+        for rows in (1, None):  # one row, then the whole warm-up batch
             request = predict_pb2.PredictRequest()
             request.model_spec.name = ctx.model_name
             request.model_spec.signature_name = SIGNATURE
-            request.inputs[contract.INPUT_NAME].CopyFrom(tf.make_tensor_proto(batch.astype(np.float32)))
+            for t in ctx.spec.inputs:
+                batch = ctx.warmup[t.name][:rows]
+                request.inputs[t.name].CopyFrom(tf.make_tensor_proto(batch.astype(t.dtype)))
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
 
 
 def keras_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
-    """Keras' own export (ExportArchive), with the contract's signature names."""
+    """Keras' own export (ExportArchive), with the spec's signature names."""
     import keras
 
-    model = ctx.source_model
+    model, spec = ctx.source_model, ctx.spec
     archive = keras.export.ExportArchive()
     archive.track(model)  # stores Keras variables as TF variables that TFLite/TF.js converters can freeze
-    archive.add_endpoint(name=SIGNATURE, fn=lambda images: {contract.OUTPUT_NAME: model(images, training=False)},
-                         input_signature=[INPUT_TENSOR_SPEC])
+
+    def endpoint(*inputs):
+        return named_outputs(spec, model(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
+    archive.add_endpoint(name=SIGNATURE, fn=endpoint, input_signature=input_signature(spec))
     archive.write_out(str(dst), verbose=False)
     write_warmup_requests(dst, ctx)
 
 
+def _polymorphic_shapes(spec: ModelSpec) -> list[str]:
+    """jax2tf shape polymorphism: one symbolic batch dimension `b` shared by every input."""
+    return ["(b, " + ", ".join(str(d) for d in t.shape[1:]) + ")" if len(t.shape) > 1 else "(b,)"
+            for t in spec.inputs]
+
+
 def jax_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
+    """jax2tf native serialization: the function lowered to StableHLO inside an XlaCallModule op."""
     from jax.experimental import jax2tf
 
-    from models.jax_mlp import probabilities
-
+    fn = ctx.source_model
     module = tf.Module()
-    # Parameters as tf.Variables (not graph constants), so the SavedModel keeps them in its variables/.
-    module.params = tf.nest.map_structure(lambda a: tf.Variable(np.asarray(a), trainable=False),
-                                          ctx.source_model.params)
-    converted = jax2tf.convert(probabilities, polymorphic_shapes=[None, "(b, 28, 28)"], with_gradient=False)
-    _save_serving(module, lambda images: converted(module.params, images), dst, ctx)
+    # Variables as tf.Variables (not graph constants), so the SavedModel keeps them in its variables/.
+    module.variables_ = tf.nest.map_structure(lambda a: tf.Variable(np.asarray(a), trainable=False), fn.variables)
+    converted = jax2tf.convert(fn.apply, polymorphic_shapes=[None, *_polymorphic_shapes(ctx.spec)],
+                               with_gradient=False)
+    _save_serving(module, lambda *inputs: converted(module.variables_, *inputs), dst, ctx)
 
 
 def onnx_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
     import onnx2tf
 
+    spec = ctx.spec
     with tempfile.TemporaryDirectory() as tmp:
         # onnx2tf rewrites its input file in place: convert a copy.
         onnx_copy = Path(tmp) / "model.onnx"
         shutil.copy(src, onnx_copy)
         keras_model = onnx2tf.convert(
             input_onnx_file_path=str(onnx_copy), output_folder_path=str(Path(tmp) / "out"),
-            # [N, 28, 28] is not NCW: keep it as is instead of transposing to "channels last".
-            keep_shape_absolutely_input_names=[contract.INPUT_NAME],
+            # onnx2tf transposes NCHW-looking inputs to NHWC; the spec's layout is the contract: keep every
+            # input exactly as the source takes it (transposes go inside the graph).
+            keep_shape_absolutely_input_names=spec.input_names,
             not_use_onnxsim=True, non_verbose=True, disable_model_save=True)
     module = tf.Module()
     module.model = keras_model
-    _save_serving(module, lambda images: keras_model(images), dst, ctx)
+
+    def call(*inputs):
+        return keras_model(list(inputs) if len(inputs) > 1 else inputs[0])
+    _save_serving(module, call, dst, ctx)
 
 
 def _tflite_converter(src: Path) -> tf.lite.TFLiteConverter:
@@ -94,12 +130,17 @@ def savedmodel_to_tflite_fp32(src: Path, dst: Path, ctx: ExportContext) -> None:
     dst.write_bytes(_tflite_converter(src).convert())
 
 
+def representative_rows(spec: ModelSpec, calibration: dict[str, np.ndarray]) -> Callable[[], Sequence]:
+    """One calibration example at a time, keyed by signature input name (the converter's own order is TF's)."""
+    n = len(next(iter(calibration.values())))
+    return lambda: ({t.name: calibration[t.name][i:i + 1].astype(t.dtype) for t in spec.inputs} for i in range(n))
+
+
 def savedmodel_to_tflite_int8(src: Path, dst: Path, ctx: ExportContext) -> None:
-    """Full-integer post-training quantization; calibration images come from the training split."""
+    """Full-integer post-training quantization, calibrated on the context's calibration rows."""
     converter = _tflite_converter(src)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = lambda: ([ctx.representative[i:i + 1]]
-                                                 for i in range(len(ctx.representative)))
+    converter.representative_dataset = representative_rows(ctx.spec, ctx.calibration)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
     converter.inference_input_type = tf.int8
     converter.inference_output_type = tf.int8

@@ -1,0 +1,195 @@
+"""A source model from any of the three frameworks: load it, detect its framework, describe and run it.
+
+A source is a Keras 3 `.keras` file, a PyTorch `torch.export` program (`.pt2`), or `package.module:factory`,
+a callable returning a Keras model, a `torch.nn.Module`, or for JAX an `(apply_fn, variables)` pair. The
+framework is detected from the object, never asked. Frameworks are imported only when a source needs them.
+"""
+from __future__ import annotations
+
+import importlib
+import inspect
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rosetta.jax_function import JaxFunction
+from rosetta.spec import ModelSpec, SpecError, TensorSpec, batch_size
+
+CHUNK = 1000  # rows per source call when computing reference outputs
+LAYOUTS = {"torch": "NCHW", "keras": "NHWC", "jax": "NHWC"}  # each framework's convention for rank-4 images
+
+
+class SourceError(ValueError):
+    """The source cannot be loaded, or is not a model of a supported framework."""
+
+
+@dataclass(frozen=True)
+class Source:
+    lane: str  # the source framework: "keras" | "torch" | "jax"
+    model: Any  # keras.Model | torch.nn.Module | torch.export.ExportedProgram | JaxFunction
+    origin: str  # what it was loaded from: a path, "module:factory", or a description
+
+    def predict(self, spec: ModelSpec, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The source's outputs on named inputs, in bounded chunks, as {spec output name: array}."""
+        n = batch_size(inputs)
+        parts = [_named(spec, _call(self.lane, self.model, [np.ascontiguousarray(inputs[k][i:i + CHUNK])
+                                                            for k in spec.input_names]))
+                 for i in range(0, n, CHUNK)]
+        return {name: np.concatenate([p[name] for p in parts]) for name in spec.output_names}
+
+    def input_names(self) -> list[str] | None:
+        """The model's own input names in call order, when the framework records them."""
+        return _input_names(self)
+
+
+# --- loading ----------------------------------------------------------------------------------------------------
+def load_source(text: str) -> Source:
+    """`model.keras`, `program.pt2` or `package.module:factory`."""
+    path = Path(text)
+    if path.suffix == ".keras":
+        if not path.is_file():
+            raise SourceError(f"{text}: no such file")
+        import keras
+
+        try:
+            return Source("keras", keras.saving.load_model(path), str(path))
+        except Exception as exc:  # noqa: BLE001 - keras raises many types for a bad file; name the file
+            raise SourceError(f"{text}: not a loadable Keras 3 model ({type(exc).__name__}: {exc})") from None
+    if path.suffix == ".pt2":
+        if not path.is_file():
+            raise SourceError(f"{text}: no such file")
+        import torch
+
+        try:
+            return Source("torch", torch.export.load(str(path)), str(path))
+        except Exception as exc:  # noqa: BLE001
+            raise SourceError(f"{text}: not a torch.export program ({type(exc).__name__}: {exc})") from None
+    if ":" in text and not path.exists():
+        return detect(_call_factory(text), text)
+    raise SourceError(f"{text}: unknown source; give a .keras file, a .pt2 torch.export program, or "
+                      "package.module:factory")
+
+
+def _call_factory(text: str) -> Any:
+    module_name, _, attr = text.partition(":")
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))  # a user's own module beside them, as `python -m` would find it
+    try:
+        factory = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise SourceError(f"{text}: cannot import ({type(exc).__name__}: {exc})") from None
+    if not callable(factory):
+        raise SourceError(f"{text}: {attr} is not callable")
+    return factory()
+
+
+def detect(obj: Any, origin: str) -> Source:
+    """The framework of a model object (a factory's result, or a model handed to rosetta.export)."""
+    if isinstance(obj, Source):
+        return obj
+    if isinstance(obj, JaxFunction):
+        return Source("jax", obj, origin)
+    modules = {c.__module__.split(".")[0] for c in type(obj).__mro__}
+    if "keras" in modules:
+        return Source("keras", obj, origin)
+    if "torch" in modules:
+        import torch
+
+        if isinstance(obj, (torch.nn.Module, torch.export.ExportedProgram)):
+            return Source("torch", obj, origin)
+    if isinstance(obj, tuple) and len(obj) == 2 and callable(obj[0]):
+        return Source("jax", JaxFunction(*obj), origin)
+    raise SourceError(f"{origin}: returned a {type(obj).__module__}.{type(obj).__name__}; expected a Keras model, "
+                      "a torch.nn.Module or torch.export program, or a JAX (apply_fn, variables) pair")
+
+
+# --- running --------------------------------------------------------------------------------------------------
+def _call(lane: str, model: Any, args: list[np.ndarray]) -> Any:
+    """The model on positional inputs: one array, a sequence or a mapping of arrays (numpy)."""
+    if lane == "keras":
+        out = model(args if len(args) > 1 else args[0], training=False)
+    elif lane == "torch":
+        import torch
+
+        module = model.module() if isinstance(model, torch.export.ExportedProgram) else model.eval()
+        with torch.inference_mode():
+            out = module(*(torch.from_numpy(np.ascontiguousarray(a)) for a in args))
+    else:
+        out = model(*args)
+    if isinstance(out, Mapping):
+        return {k: np.asarray(v) for k, v in out.items()}
+    return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
+
+
+def _named(spec: ModelSpec, outputs: Any) -> dict[str, np.ndarray]:
+    if isinstance(outputs, Mapping):
+        missing = set(spec.output_names) - set(outputs)
+        if missing:
+            raise SpecError(f"{spec.name}: model outputs {sorted(outputs)}, the spec names {spec.output_names}")
+        return {name: outputs[name] for name in spec.output_names}
+    outputs = outputs if isinstance(outputs, list) else [outputs]
+    if len(outputs) != len(spec.outputs):
+        raise SpecError(f"{spec.name}: model returned {len(outputs)} outputs, the spec names {spec.output_names}")
+    return dict(zip(spec.output_names, outputs))
+
+
+def _input_names(source: Source) -> list[str] | None:
+    if source.lane == "keras":
+        inputs = getattr(source.model, "inputs", None)
+        return [t.name for t in inputs] if inputs else None
+    if source.lane == "torch":
+        import torch
+
+        if isinstance(source.model, torch.export.ExportedProgram):
+            return list(source.model.graph_signature.user_inputs)
+        params = inspect.signature(source.model.forward).parameters.values()
+        return [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return None
+
+
+def _output_names(source: Source, count: int, returned: Any) -> list[str]:
+    if isinstance(returned, Mapping):
+        return list(returned)
+    names = getattr(source.model, "output_names", None) if source.lane == "keras" else None
+    if names and len(names) == count:
+        return list(names)
+    return ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
+
+
+# --- describing a user's model --------------------------------------------------------------------------------
+def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | np.ndarray) -> tuple[ModelSpec, dict]:
+    """The spec of a user's model from its example inputs and what the model returns on a few of them.
+
+    `examples` is one array (a one-input model: named after the model's own input) or a mapping of input name ->
+    array (order: the model's own input order when the framework records one, else the mapping's order).
+    Returns the spec and the examples keyed by input name. A rank-2 float output with 2+ columns is taken as a
+    classifier output: "probabilities" when its rows are distributions, else "logits".
+    """
+    own = source.input_names()
+    if not isinstance(examples, Mapping):
+        examples = {(own[0] if own else "input"): np.asarray(examples)}
+    examples = {k: np.asarray(v) for k, v in examples.items()}
+    order = list(examples)
+    if own and set(own) == set(examples):
+        order = own
+    elif own and len(own) == len(examples) and len(examples) > 1:
+        raise SpecError(f"{source.origin}: example inputs are named {sorted(examples)}, the model's inputs are "
+                        f"{own}; name the .npz arrays after the model's inputs")
+    inputs = tuple(TensorSpec.like(n, examples[n], LAYOUTS[source.lane] if examples[n].ndim == 4 else None)
+                   for n in order)
+    raw = _call(source.lane, source.model, [examples[n][:2] for n in order])
+    values = list(raw.values()) if isinstance(raw, Mapping) else raw if isinstance(raw, list) else [raw]
+    out_names = _output_names(source, len(values), raw)
+    outputs = []
+    for out_name, value in zip(out_names, values):
+        value = np.asarray(value)
+        kind = None
+        if value.ndim == 2 and value.shape[1] >= 2 and value.dtype.kind == "f":
+            is_dist = (value >= 0).all() and np.allclose(value.sum(1), 1.0, atol=1e-3)
+            kind = "probabilities" if is_dist else "logits"
+        outputs.append(TensorSpec.like(out_name, value, kind=kind))
+    return ModelSpec(name, inputs, tuple(outputs)), examples
