@@ -17,11 +17,12 @@ from rich.table import Table
 
 from exporters import manifest
 from exporters.report import write_report
-from exporters.runtimes import JS_DIR, RUNTIMES, TFJS_BACKEND
+from exporters.pipeline import SAMPLE_INPUTS
+from exporters.runtimes import JS_DIR, RUNTIMES, TFJS_BACKEND, write_tfjs_job
 from rosetta.atomic import write_json
 from rosetta.data import Split
+from rosetta.spec import batch_size, slice_batch
 
-BATCH = 256
 MAX_CALLS = 5000
 
 
@@ -35,38 +36,47 @@ def _timed_calls(fn, budget_s: float, max_calls: int = MAX_CALLS) -> list[float]
     return times
 
 
-def _stats(latencies_ms: list[float], batch_images: int, batch_seconds: float) -> dict[str, float]:
+def _stats(latencies_ms: list[float], batch_rows: int, batch_seconds: float) -> dict[str, float]:
     return {"p50_ms": float(np.percentile(latencies_ms, 50)), "p99_ms": float(np.percentile(latencies_ms, 99)),
-            "batch1_calls": len(latencies_ms), "batch256_images_per_s": batch_images / batch_seconds}
+            "batch1_calls": len(latencies_ms), "batch_rows_per_s": batch_rows / batch_seconds}
 
 
-def _bench_tfjs(model_json: Path, images: np.ndarray, budget_s: float) -> dict[str, float]:
+def _bench_tfjs(model_json: Path, spec, sample: dict[str, np.ndarray], budget_s: float) -> dict[str, float]:
     with tempfile.TemporaryDirectory() as tmp:
-        x_path = Path(tmp) / "images.f32"
-        np.ascontiguousarray(images[:BATCH], dtype="<f4").tofile(x_path)
-        proc = subprocess.run(["node", str(JS_DIR / "tfjs_bench.mjs"), str(model_json.resolve()), str(x_path),
+        job = write_tfjs_job(Path(tmp), spec, sample)
+        proc = subprocess.run(["node", str(JS_DIR / "tfjs_bench.mjs"), str(model_json.resolve()), str(job),
                                str(budget_s), TFJS_BACKEND], capture_output=True, text=True, timeout=120 + 4 * budget_s,
                               cwd=JS_DIR, check=True)
     result = json.loads(proc.stdout)
     return _stats(result["latencies_ms"], result["batch_images"], result["batch_seconds"])
 
 
-def bench_artifact(entry: dict[str, Any], artifacts_dir: Path, images: np.ndarray, budget_s: float) -> dict:
+def load_sample(artifacts_dir: Path, model_name: str) -> dict[str, np.ndarray]:
+    with np.load(Path(artifacts_dir) / model_name / SAMPLE_INPUTS) as data:
+        return {k: data[k] for k in data.files}
+
+
+def bench_artifact(entry: dict[str, Any], artifacts_dir: Path, budget_s: float) -> dict:
+    """Batch-1 latency and batch-N throughput (N = the sample's rows, 256 for the built-ins) in the runtime."""
     path = artifacts_dir / entry["path"]
     runtime = RUNTIMES[entry["format"]]
+    spec = manifest.spec_of(entry)
+    sample = load_sample(artifacts_dir, entry["model_name"])
+    rows = batch_size(sample)
     if runtime.load is None:
-        timing = _bench_tfjs(path, images, budget_s)
+        timing = _bench_tfjs(path, spec, sample, budget_s)
     else:
-        predict = runtime.load(path)
-        one, batch = images[:1], np.ascontiguousarray(images[:BATCH])
+        predict = runtime.load(path, spec)
+        one = slice_batch(sample, 0, 1)
         for _ in range(20):  # warm-up: first calls allocate, compile or pick kernels
             predict(one)
         latencies = [t * 1e3 for t in _timed_calls(lambda: predict(one), budget_s)]
-        predict(batch)
-        batch_times = _timed_calls(lambda: predict(batch), budget_s, max_calls=200)
-        timing = _stats(latencies, BATCH * len(batch_times), sum(batch_times))
-    return {"lane": entry["lane"], "format": entry["format"], "runtime": runtime.name,
-            "size_kb": entry["bytes"] / 1024, "accuracy": entry["parity"]["accuracy"], **timing}
+        predict(sample)
+        batch_times = _timed_calls(lambda: predict(sample), budget_s, max_calls=200)
+        timing = _stats(latencies, rows * len(batch_times), sum(batch_times))
+    return {"model_name": entry["model_name"], "lane": entry["lane"], "format": entry["format"],
+            "runtime": runtime.name, "size_kb": entry["bytes"] / 1024, "accuracy": entry["parity"]["accuracy"],
+            "batch_rows": rows, **timing}
 
 
 def bench_jit(train: Split, steps: int = 200, eager_steps: int = 20) -> list[dict[str, Any]]:
@@ -103,15 +113,15 @@ def _plot(rows: list[dict], out: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    labels = [f"{r['lane']}/{r['format']}" for r in rows]
+    labels = [f"{r['model_name']}/{r['format']}" for r in rows]
     fig, axes = plt.subplots(1, 2, figsize=(14, 0.35 * len(rows) + 1.5))
     axes[0].barh(labels, [r["p50_ms"] for r in rows], xerr=[[0] * len(rows),
                  [r["p99_ms"] - r["p50_ms"] for r in rows]], color="#4c72b0")
     axes[0].set_xscale("log")
     axes[0].set_title("batch-1 latency, ms (bar p50, whisker p99; log scale)")
-    axes[1].barh(labels, [r["batch256_images_per_s"] for r in rows], color="#55a868")
+    axes[1].barh(labels, [r["batch_rows_per_s"] for r in rows], color="#55a868")
     axes[1].set_xscale("log")
-    axes[1].set_title("batch-256 throughput, images/s (log scale)")
+    axes[1].set_title("batch-N throughput, rows/s (N = 256 for the built-ins; log scale)")
     axes[1].set_yticklabels([])
     for ax in axes:
         ax.invert_yaxis()
@@ -120,18 +130,18 @@ def _plot(rows: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
-def run_bench(artifacts_dir: Path, test: Split, train: Split, console: Console, budget_s: float = 2.0,
-              lanes: list[str] | None = None, formats: list[str] | None = None) -> Path:
+def run_bench(artifacts_dir: Path, train: Split, console: Console, budget_s: float = 2.0,
+              models: list[str] | None = None, formats: list[str] | None = None) -> Path:
     entries = [e for e in manifest.load(artifacts_dir).get("artifacts", []) if e["status"] == "ok"
-               and (not lanes or e["lane"] in lanes) and (not formats or e["format"] in formats)]
+               and (not models or e["model_name"] in models) and (not formats or e["format"] in formats)]
     if not entries:
         raise FileNotFoundError(f"no validated artifacts in {artifacts_dir / manifest.MANIFEST}: run make export")
     rows = []
     for entry in entries:
         start = time.perf_counter()
-        rows.append(bench_artifact(entry, artifacts_dir, test.images, budget_s))
-        console.print(f"  {entry['lane']:>5} {entry['format']:<12} p50 {rows[-1]['p50_ms']:.3f} ms  "
-                      f"{rows[-1]['batch256_images_per_s']:,.0f} img/s  ({time.perf_counter() - start:.1f}s)")
+        rows.append(bench_artifact(entry, artifacts_dir, budget_s))
+        console.print(f"  {entry['model_name']:>16} {entry['format']:<12} p50 {rows[-1]['p50_ms']:.3f} ms  "
+                      f"{rows[-1]['batch_rows_per_s']:,.0f} rows/s  ({time.perf_counter() - start:.1f}s)")
     console.print("  jax train step, jit vs no jit ...")
     jit = bench_jit(train)
     out_dir = artifacts_dir / "bench"
@@ -141,11 +151,12 @@ def run_bench(artifacts_dir: Path, test: Split, train: Split, console: Console, 
     _plot(rows, out_dir / "bench.png")
 
     table = Table(title="benchmark (each artifact in its runtime; 2 cores)")
-    for column in ("lane", "format", "runtime", "size KB", "accuracy", "b1 p50 ms", "b1 p99 ms", "b256 img/s"):
+    for column in ("model", "format", "runtime", "size KB", "accuracy", "b1 p50 ms", "b1 p99 ms", "bN rows/s"):
         table.add_column(column, justify="right")
     for r in rows:
-        table.add_row(r["lane"], r["format"], r["runtime"], f"{r['size_kb']:.0f}", f"{r['accuracy']:.4f}",
-                      f"{r['p50_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['batch256_images_per_s']:,.0f}")
+        table.add_row(r["model_name"], r["format"], r["runtime"], f"{r['size_kb']:.0f}",
+                      "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}",
+                      f"{r['p50_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['batch_rows_per_s']:,.0f}")
     console.print(table)
     jit_table = Table(title="JAX train step: jax.jit vs no jit (median per step)")
     for column in ("batch", "jit ms", "no-jit ms", "speedup", "compile s"):

@@ -20,19 +20,19 @@ def _check_and_save(model: onnx.ModelProto, dst: Path) -> None:
 
 
 def torch_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
-    from exporters.torch_edges import dynamic_batch, example_args, exportable
-
-    spec = ctx.spec
-    program = torch_onnx_export(exportable(ctx.source_model), example_args(ctx), spec, dynamic_batch(spec))
-    program.optimize()
-    _check_and_save(program.model_proto, dst)
-
-
-def torch_onnx_export(module, args, spec, dynamic_shapes):
     import torch
 
-    return torch.onnx.export(module, args, dynamo=True, opset_version=OPSET, input_names=spec.input_names,
-                             output_names=spec.output_names, dynamic_shapes=dynamic_shapes, verbose=False)
+    from exporters.torch_edges import dynamic_batch, example_args
+
+    spec, model = ctx.spec, ctx.source_model
+    if isinstance(model, torch.export.ExportedProgram):  # a user's .pt2: exported already, dims and all
+        args, dynamic_shapes = None, None
+    else:
+        model, args, dynamic_shapes = model.eval(), example_args(ctx), dynamic_batch(spec)
+    program = torch.onnx.export(model, args, dynamo=True, opset_version=OPSET, input_names=spec.input_names,
+                                output_names=spec.output_names, dynamic_shapes=dynamic_shapes, verbose=False)
+    program.optimize()
+    _check_and_save(program.model_proto, dst)
 
 
 def savedmodel_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:

@@ -12,6 +12,8 @@ from rich.table import Table
 
 from rosetta import contract
 from rosetta.data import DEFAULT_DATA_DIR, DataError, load_split
+from rosetta.sources import SourceError
+from rosetta.spec import SpecError
 
 ARTIFACTS_DIR = Path("artifacts")
 # Logs and CI are not terminals; rich would wrap the tables at 80 columns there.
@@ -52,37 +54,66 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _models(choice: str) -> list[str]:
+    return list(contract.BUILTIN_MODELS) if choice == "all" else [choice]
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from exporters import manifest
-    from exporters.graph import plan
-    from exporters.pipeline import export_lane
     from exporters.report import print_summary, write_report
 
+    out = args.artifacts or args.out
+    if args.model == "all" or args.model in contract.BUILTIN_MODELS:
+        entries = _export_builtins(args, out)
+    else:
+        entries = _export_user_model(args, out)
+    manifest.write(out, entries)
+    report = write_report(out)
+    failed = print_summary(console, entries)
+    console.print(f"manifest: {out / manifest.MANIFEST}  report: {report}")
+    return 1 if failed else 0
+
+
+def _export_builtins(args: argparse.Namespace, out: Path) -> list[dict]:
+    from exporters.graph import plan
+    from rosetta.builtins import export_builtin, mnist_examples
+
+    if args.example_inputs or args.labels or args.name:
+        raise UsageError(f"--example-inputs/--labels/--name are for your own model; {args.model!r} is built in")
     lanes = _lanes(args.lane)
     for name in lanes:
-        reachable = plan(name)
-        if args.format != "all" and args.format not in reachable:
-            raise UsageError(f"format {args.format!r} is not exported for lane {name!r}; "
-                             f"valid for {name}: {', '.join(reachable)}")
-    train, test = load_split("train", args.data_dir), load_split("test", args.data_dir)
+        missing = [f for f in args.format or [] if f not in plan(name)]
+        if missing:
+            raise UsageError(f"format(s) {', '.join(missing)} not exported for lane {name!r}; "
+                             f"valid for {name}: {', '.join(plan(name))}")
+    examples = mnist_examples(load_split("train", args.data_dir), load_split("test", args.data_dir))
     entries = []
-    for name in lanes:
-        formats = list(plan(name)) if args.format == "all" else [args.format]
-        console.print(f"[bold]exporting {name}[/]: {', '.join(formats)}")
-        entries += export_lane(name, formats, args.out, train, test, log=_log_cell)
-    manifest.write(args.out, entries)
-    report = write_report(args.out)
-    failed = print_summary(console, entries)
-    console.print(f"manifest: {args.out / manifest.MANIFEST}  report: {report}")
-    return 1 if failed else 0
+    for model in _models(args.model):
+        for name in lanes:
+            formats = args.format or list(plan(name))
+            console.print(f"[bold]exporting {contract.served_name(model, name)}[/]: {', '.join(formats)}")
+            entries += export_builtin(model, name, formats, out, examples, log=_log_cell)
+    return entries
+
+
+def _export_user_model(args: argparse.Namespace, out: Path) -> list[dict]:
+    from rosetta.api import export
+
+    if args.lane != "all":
+        raise UsageError("--lane selects a built-in model's lanes; your model's framework is detected")
+    if not args.example_inputs:
+        raise UsageError(f"--model {args.model}: give --example-inputs X.npy|X.npz (validation and int8 "
+                         "calibration rows)")
+    console.print(f"[bold]exporting {args.model}[/]")
+    return export(args.model, args.example_inputs, labels=args.labels, name=args.name, formats=args.format,
+                  atol=args.atol, artifacts=out, log=_log_cell)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from exporters.bench import run_bench
 
-    path = run_bench(args.out, load_split("test", args.data_dir), load_split("train", args.data_dir), console,
-                     budget_s=args.seconds, lanes=None if args.lane == "all" else [args.lane],
-                     formats=None if args.format == "all" else [args.format])
+    path = run_bench(args.out, load_split("train", args.data_dir), console, budget_s=args.seconds,
+                     models=args.model, formats=args.format)
     console.print(f"bench: {path} and {path.with_suffix('.png')}")
     return 0
 
@@ -97,10 +128,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def _log_cell(entry: dict) -> None:
     status = entry["status"]
     color = {"ok": "green"}.get(status, "red")
-    detail = (f"max|diff| {entry['parity']['max_abs_diff']:.2e}  acc {entry['parity']['accuracy']:.4f}  "
-              f"export {entry['export_seconds']:.1f}s  validate {entry['validate_seconds']:.1f}s"
-              if "parity" in entry else entry.get("error", ""))
-    console.print(f"  [{color}]{status:>11}[/] {entry['lane']:>5} {entry['format']:<12} {detail}", highlight=False)
+    parity = entry.get("parity")
+    detail = (f"max|diff| {parity['max_abs_diff']:.2e}  "
+              + (f"acc {parity['accuracy']:.4f}  " if parity["accuracy"] is not None else "")
+              + f"export {entry['export_seconds']:.1f}s  validate {entry['validate_seconds']:.1f}s  "
+              + "; ".join(parity["failures"]) if parity else entry.get("error", ""))
+    console.print(f"  [{color}]{status:>11}[/] {entry['model_name']:>16} {entry['format']:<12} {detail}",
+                  highlight=False)
 
 
 class UsageError(Exception):
@@ -123,14 +157,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train on the first N training images only (quick runs)")
     train.set_defaults(func=cmd_train)
 
-    export = sub.add_parser("export", help="export trained lanes to every format and validate each artifact")
-    export.add_argument("--lane", choices=[*contract.LANES, "all"], default="all")
-    export.add_argument("--format", choices=[*contract.FORMATS, "all"], default="all")
+    export = sub.add_parser(
+        "export", help="export a model to every format it reaches and validate each artifact in its runtime",
+        description="Built-in models (trained with `rosetta train`): --model mnist-mlp|mnist-cnn|all [--lane L]. "
+                    "Your own model: --model SOURCE --example-inputs X.npy|X.npz, where SOURCE is a Keras 3 .keras "
+                    "file, a torch.export .pt2 program, or package.module:factory returning a Keras model, a "
+                    "torch.nn.Module, or a JAX (apply_fn, variables) pair.")
+    export.add_argument("--model", default="all", metavar="MODEL|SOURCE",
+                        help=f"{', '.join(contract.BUILTIN_MODELS)}, all (default), or your model's SOURCE")
+    export.add_argument("--lane", choices=[*contract.LANES, "all"], default="all", help="built-in models only")
+    export.add_argument("--format", nargs="+", choices=contract.FORMATS, default=None, metavar="F",
+                        help=f"only these formats ({', '.join(contract.FORMATS)}); default: every reachable one")
+    export.add_argument("--example-inputs", type=Path, help=".npy (one input) or .npz (one array per input name)")
+    export.add_argument("--labels", type=Path, help=".npy of integer labels of the examples: adds accuracy gates")
+    export.add_argument("--name", help="the model's name in the manifest, the servers and the site")
+    export.add_argument("--atol", type=float, default=None, help="float artifacts' max |diff| gate (default 1e-5)")
+    export.add_argument("--artifacts", type=Path, default=None, help="output directory (default: --out)")
     export.set_defaults(func=cmd_export)
 
     bench = sub.add_parser("bench", help="latency/throughput of every validated artifact in its runtime")
-    bench.add_argument("--lane", choices=[*contract.LANES, "all"], default="all")
-    bench.add_argument("--format", choices=[*contract.FORMATS, "all"], default="all")
+    bench.add_argument("--model", nargs="+", default=None, help="model names in the manifest (default: all)")
+    bench.add_argument("--format", nargs="+", choices=contract.FORMATS, default=None, metavar="F")
     bench.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement")
     bench.set_defaults(func=cmd_bench)
 
@@ -150,7 +197,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as exc:
         print(f"rosetta: data error: {exc}", file=sys.stderr)  # plain: no wrapping inside the path
         return 2
-    except (UsageError, FileNotFoundError) as exc:
+    except (UsageError, FileNotFoundError, SpecError, SourceError) as exc:
         print(f"rosetta: error: {exc}", file=sys.stderr)
         return 2
     console.print(f"done in {time.perf_counter() - start:.1f}s")
