@@ -1,7 +1,8 @@
 """A small artifacts dir in manifest v2, built for real: two tiny torch models exported to ONNX (torch.onnx,
 dynamo) and, from a tf.function SavedModel with the same weights, to TF.js and TFLite fp32 / int8.
 
-- "tiny-classifier": `pixels` FP32 [-1, 8, 8] (NHW) -> `scores` FP32 [-1, 3] probabilities: the drawing demo fits.
+- "tiny-classifier": `pixels` FP32 [-1, 8, 8] (NHW) -> `scores` FP32 [-1, 3] probabilities: the drawing demo fits
+  (trained on `bands`: the class is which rows are bright).
 - "two-inputs": `a` [-1, 4] and `b` [-1, 2] -> `shifted` [-1, 4] and `logits` [-1, 3]: listed, no demo.
 
 Parity figures are measured here against the torch model on VALIDATION_EXAMPLES random inputs, in ONNX Runtime
@@ -42,13 +43,32 @@ class FixtureModel:
         return {t["name"]: o.numpy() for t, o in zip(self.spec["outputs"], out)}
 
 
-def _tiny_classifier():
+def bands(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """8x8 images whose class is the bright band of rows (top, middle, bottom) over faint noise."""
+    labels = np.arange(n) % 3
+    images = rng.uniform(0, 0.2, (n, 8, 8)).astype(np.float32)
+    for i, label in enumerate(labels):
+        rows = slice((0, 3, 5)[label], (3, 6, 8)[label])
+        images[i, rows] = rng.uniform(0.6, 1.0, (images[i, rows].shape)).astype(np.float32)
+    return images, labels
+
+
+def tiny_classifier() -> FixtureModel:
+    """Trained (a few hundred Adam steps, seeded) so its classes differ: the demo's buttons show all three."""
     import torch
 
     torch.manual_seed(SEED)
     module = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(64, 16), torch.nn.ReLU(),
-                                 torch.nn.Linear(16, 3), torch.nn.Softmax(dim=-1)).eval()
-    w1, b1, w2, b2 = (p.detach().numpy() for p in module.parameters())
+                                 torch.nn.Linear(16, 3), torch.nn.Softmax(dim=-1))
+    x, y = bands(512, np.random.default_rng(SEED))
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-2)
+    for _ in range(200):
+        optimizer.zero_grad()
+        loss = torch.nn.functional.nll_loss(torch.log(module(torch.from_numpy(x)) + 1e-9), torch.from_numpy(y))
+        loss.backward()
+        optimizer.step()
+    module.eval()
+    w1, b1, w2, b2 = (p.detach().numpy().copy() for p in module.parameters())
 
     def tf_fn(tf):
         @tf.function(input_signature=[tf.TensorSpec([None, 8, 8], tf.float32, name="pixels")], autograph=False)
@@ -60,12 +80,11 @@ def _tiny_classifier():
     spec = {"name": "tiny-classifier",
             "inputs": [{"name": "pixels", "datatype": "FP32", "shape": [-1, 8, 8], "layout": "NHW"}],
             "outputs": [{"name": "scores", "datatype": "FP32", "shape": [-1, 3], "kind": "probabilities"}]}
-    rng = np.random.default_rng(SEED)
-    return FixtureModel("tiny-classifier", spec, module, tf_fn,
-                        {"pixels": rng.uniform(0, 1, (VALIDATION_EXAMPLES, 8, 8)).astype(np.float32)})
+    pixels, _ = bands(VALIDATION_EXAMPLES, np.random.default_rng(SEED + 2))
+    return FixtureModel("tiny-classifier", spec, module, tf_fn, {"pixels": pixels})
 
 
-def _two_inputs():
+def two_inputs() -> FixtureModel:
     import torch
 
     class TwoInputs(torch.nn.Module):
@@ -213,7 +232,7 @@ def _parity(m: FixtureModel, got: dict[str, np.ndarray], gate: float) -> dict[st
 def build(root: Path) -> Path:
     """Write root/manifest.json (schema 2) and root/<model>/<format>/... for both fixture models."""
     entries = []
-    for m in (_tiny_classifier(), _two_inputs()):
+    for m in (tiny_classifier(), two_inputs()):
         model_dir = root / m.name
         onnx_path = model_dir / "onnx" / "model.onnx"
         onnx_path.parent.mkdir(parents=True)

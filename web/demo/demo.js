@@ -167,7 +167,7 @@
     padCtx.imageSmoothingEnabled = true;
   }
 
-  // MNIST-style preparation: crop to the ink, scale into the centre box (the browser filters the downscale),
+  // Prepared as MNIST digits were: crop to the ink, scale into the centre box (the browser filters the downscale),
   // centre by mass. The result is H x W grey values in [0, 1], row-major: the same bytes for every layout
   // the demo accepts (NHW, NHWC with C = 1, NCHW with C = 1).
   function padToInput() {
