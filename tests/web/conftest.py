@@ -32,6 +32,12 @@ fixture_models = _load_fixture_models()
 
 
 @pytest.fixture(scope="session")
+def fixture_lib():
+    """tests/web/fixture_models.py (test modules cannot import it: importlib mode)."""
+    return fixture_models
+
+
+@pytest.fixture(scope="session")
 def built_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Two tiny models really exported (ONNX, TF.js, TFLite fp32/int8) with their manifest v2 entries."""
     return fixture_models.build(tmp_path_factory.mktemp("web-artifacts"))
