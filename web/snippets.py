@@ -142,7 +142,8 @@ def tfjs(model: Model, artifact: Artifact, locate: Locate) -> Snippet:
                       f"'{_TFJS_DTYPES.get(t.dtype, 'float32')}')" for t in tensors.inputs)
     names = [t.name for t in tensors.outputs]
     if len(names) == 1:
-        lines.append(f"const y = model.execute({{ {feeds} }}, {json.dumps(names)});  // {_describe(tensors.outputs[0])}")
+        lines.append(f"const y = model.execute({{ {feeds} }}, {json.dumps(names)});"
+                     f"  // {_describe(tensors.outputs[0])}")
         lines.append(f"const {ident(names[0], 'values_')} = await y.data();")
     else:
         lines.append(f"const ys = model.execute({{ {feeds} }}, {json.dumps(names)});  // in this order")

@@ -21,7 +21,8 @@ def stage(artifact: Artifact, site: Path) -> None:
     dest_dir = site / model_dir(artifact)
     for f in artifact.files:
         if not f.source.is_file():
-            raise SiteError(f"{f.source}: missing, but the manifest lists it for {artifact.model_name}/{artifact.format}")
+            raise SiteError(f"{f.source}: missing, but the manifest lists it for "
+                            f"{artifact.model_name}/{artifact.format}")
         dest = dest_dir / f.name
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(f.source, dest)

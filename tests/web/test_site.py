@@ -16,6 +16,7 @@ import zipfile
 from email.message import Message
 from pathlib import Path
 
+import numpy as np
 import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
@@ -368,3 +369,34 @@ def test_refuses_to_replace_something_that_is_not_a_site(fake_artifacts: Path, t
     with pytest.raises(SiteError, match="not a site built by web.site"):
         build_site(fake_artifacts, other)
     assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_cli_gives_builtin_models_their_validation_examples(fake_artifacts: Path, tmp_path: Path,
+                                                           test_split) -> None:
+    """`rosetta site` knows the built-in models' validation data (the MNIST test split); web/ does not."""
+    from rosetta import contract
+
+    name = contract.served_name("mnist-mlp", "torch")
+    spec = contract.MNIST_MLP.renamed(name).to_json()
+    path = fake_artifacts / "manifest.json"
+    manifest = json.loads(path.read_text())
+    for e in manifest["artifacts"]:
+        old = Path(fake_artifacts / e["model_name"])
+        e.update(model_name=name, spec=spec, path=e["path"].replace(e["model_name"], name, 1))
+        for side, tensor in (("inputs", spec["inputs"][0]), ("outputs", spec["outputs"][0])):
+            e["signature"][side][0].update(name=tensor["name"], shape=[None, *tensor["shape"][1:]])
+        if old.exists():
+            old.rename(fake_artifacts / name)
+    path.write_text(json.dumps(manifest))
+    outputs = np.random.default_rng(0).dirichlet(np.ones(10), len(test_split)).astype(np.float32)
+    np.savez(fake_artifacts / name / "source_outputs.npz", **{spec["outputs"][0]["name"]: outputs})
+    done = subprocess.run([sys.executable, "-m", "rosetta.cli", "site", "--artifacts", str(fake_artifacts),
+                           "--site-dir", str(tmp_path / "s")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    index = json.loads((tmp_path / "s" / "index.json").read_text())
+    assert index["models"][0]["demo"]["examples"] == f"demo/examples/{name}.json"
+    items = json.loads((tmp_path / "s" / "demo" / "examples" / f"{name}.json").read_text())["items"]
+    assert [e["label"] for e in items] == list(range(10))
+    for e in items:
+        np.testing.assert_array_equal(np.asarray(e["values"], np.float32), test_split.images[e["index"]].reshape(-1))
+        np.testing.assert_array_equal(np.asarray(e["reference"], np.float32), outputs[e["index"]])
