@@ -125,6 +125,50 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(config_from_args(args))
 
 
+def _builtin_examples(artifacts_dir: Path, data_dir: Path) -> dict:
+    """The demo's example buttons for built-in models: the MNIST test split they were validated on."""
+    import json
+
+    from web.examples import from_validation
+
+    builtin = {contract.served_name(m, lane) for m in contract.BUILTIN_MODELS for lane in contract.LANES}
+    manifest_path = artifacts_dir / "manifest.json"
+    entries = json.loads(manifest_path.read_text()).get("artifacts", []) if manifest_path.is_file() else []
+    specs = {e["model_name"]: e["spec"] for e in entries if e.get("model_name") in builtin and "spec" in e}
+    if not specs:
+        return {}
+    try:
+        test = load_split("test", data_dir)
+    except DataError as exc:  # the demo still works for drawing; only its example buttons go
+        print(f"rosetta: warning: no examples for the demo ({exc})", file=sys.stderr)
+        return {}
+    out = {}
+    for name, spec in specs.items():
+        output = next((o["name"] for o in spec["outputs"] if o.get("kind")), spec["outputs"][0]["name"])
+        out[name] = from_validation(artifacts_dir, name, output, test.images, test.labels)
+    return out
+
+
+def cmd_site(args: argparse.Namespace) -> int:
+    from web.catalog import SiteError
+    from web.serve import serve
+    from web.site import build_site
+
+    artifacts = args.artifacts or args.out
+    site_dir = args.site_dir or artifacts / "site"
+    try:
+        if not args.serve or not (site_dir / "index.json").is_file():
+            build_site(artifacts, site_dir, _builtin_examples(artifacts, args.data_dir))
+            console.print(f"site built: {site_dir / 'index.html'} (opens from disk; the demo needs "
+                          "`rosetta site --serve`)", highlight=False)
+        if args.serve:
+            return serve(site_dir, args.port)
+    except SiteError as exc:
+        print(f"rosetta: error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _log_cell(entry: dict) -> None:
     status = entry["status"]
     color = {"ok": "green"}.get(status, "red")
@@ -186,6 +230,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="serve the ONNX artifacts: KServe v2 REST + gRPC, TF Serving REST")
     add_serve_arguments(serve)
     serve.set_defaults(func=cmd_serve)
+
+    site = sub.add_parser("site", help="build the download page and browser demo; --serve serves it on 127.0.0.1")
+    site.add_argument("--artifacts", type=Path, default=None, help="dir with manifest.json (default: --out)")
+    site.add_argument("--site-dir", type=Path, default=None, help="where the site goes (default: <artifacts>/site)")
+    site.add_argument("--serve", action="store_true",
+                      help="serve the site (built first if missing) on 127.0.0.1 until Ctrl-C")
+    site.add_argument("--port", type=int, default=8000, help="port for --serve (0: any free port)")
+    site.set_defaults(func=cmd_site)
     return parser
 
 

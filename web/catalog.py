@@ -1,7 +1,8 @@
-"""The site's catalogue: each lane's mobile and browser artifacts, read from the manifest and checked for shape.
+"""The site's catalogue: each model's mobile and browser artifacts, read from a schema-2 manifest.
 
 Only what a phone or a browser runs is offered: LiteRT (int8 and fp32), TF.js graph models and ONNX (for
-onnxruntime-web). A cell that is absent or did not pass its gate is listed as unavailable, never shipped.
+onnxruntime-web). Entries are grouped by `model_name` (built-in or user models alike); a model's contract is
+its entries' `spec`. A cell that is absent or did not pass its gate is listed as unavailable, never shipped.
 """
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from exporters.manifest import MANIFEST, SCHEMA_VERSION
-from rosetta.contract import LANES
+from rosetta.spec import ModelSpec, SpecError, check_model_name
 
+MANIFEST = "manifest.json"
+MANIFEST_SCHEMA = 2  # the manifest layout this site reads (entries keyed by model_name, with a spec)
 WEB_FORMATS = ("tflite-int8", "tflite-fp32", "tfjs", "onnx")  # table and archive order
-_ENTRY_KEYS = ("lane", "format", "status")
+_ENTRY_KEYS = ("model_name", "format", "status", "spec")
 _SHIPPED_KEYS = ("path", "bytes", "sha256", "parity", "signature")
 
 
@@ -32,36 +34,36 @@ class ArtifactFile:
 
 @dataclass(frozen=True)
 class Artifact:
-    lane: str
+    model_name: str
     format: str
     entry: dict[str, Any]  # the manifest entry, unchanged
     main: str  # the file a runtime opens (model.tflite, model.json, model.onnx)
     files: tuple[ArtifactFile, ...]
 
-    @property
-    def quantization(self) -> dict[str, dict[str, float | int]]:
-        """{"input": {...}, "output": {...}} for integer-only models, else {}."""
-        sig = self.entry["signature"]
-        return {side: specs[0]["quantization"] for side, specs in (("input", sig["inputs"]), ("output", sig["outputs"]))
-                if specs and "quantization" in specs[0]}
+
+@dataclass(frozen=True)
+class Model:
+    name: str
+    spec: ModelSpec
+    lane: str | None  # the framework it came from, when the manifest says
+    artifacts: tuple[Artifact, ...]
+
+    def get(self, fmt: str) -> Artifact | None:
+        return next((a for a in self.artifacts if a.format == fmt), None)
 
 
 @dataclass(frozen=True)
 class Catalogue:
     manifest: dict[str, Any]
-    artifacts: tuple[Artifact, ...]
-    unavailable: tuple[dict[str, str], ...]  # {"lane", "format", "reason"}
+    models: tuple[Model, ...]  # sorted by name, each with at least one shippable artifact
+    unavailable: tuple[dict[str, str], ...]  # {"model_name", "format", "reason"}
 
     @property
-    def lanes(self) -> list[str]:
-        present = {a.lane for a in self.artifacts}
-        return [lane for lane in LANES if lane in present]
+    def artifacts(self) -> list[Artifact]:
+        return [a for m in self.models for a in m.artifacts]
 
-    def of_lane(self, lane: str) -> list[Artifact]:
-        return [a for a in self.artifacts if a.lane == lane]
-
-    def get(self, lane: str, fmt: str) -> Artifact | None:
-        return next((a for a in self.artifacts if a.lane == lane and a.format == fmt), None)
+    def model(self, name: str) -> Model:
+        return next(m for m in self.models if m.name == name)
 
 
 def load_manifest(artifacts_dir: Path) -> dict[str, Any]:
@@ -74,8 +76,9 @@ def load_manifest(artifacts_dir: Path) -> dict[str, Any]:
         raise SiteError(f"{path}: not valid JSON ({exc})") from None
     if not isinstance(manifest, dict):
         raise SiteError(f"{path}: expected a JSON object, got {type(manifest).__name__}")
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise SiteError(f"{path}: schema_version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}")
+    if manifest.get("schema_version") != MANIFEST_SCHEMA:
+        raise SiteError(f"{path}: schema_version {manifest.get('schema_version')!r}, expected {MANIFEST_SCHEMA}; "
+                        "re-run `rosetta export`")
     entries = manifest.get("artifacts")
     if not isinstance(entries, list):
         raise SiteError(f"{path}: 'artifacts' must be a list of entries")
@@ -89,57 +92,79 @@ def collect(artifacts_dir: Path) -> Catalogue:
     """Read and check the manifest; the web formats that passed become Artifacts, the rest are unavailable."""
     artifacts_dir = Path(artifacts_dir)
     manifest = load_manifest(artifacts_dir)
-    by_cell = {(e["lane"], e["format"]): e for e in manifest["artifacts"]}
-    lanes = [lane for lane in LANES if any(lane == e["lane"] for e in manifest["artifacts"])]
-    found, unavailable = [], []
-    for lane in lanes:
+    by_model: dict[str, dict[str, dict[str, Any]]] = {}
+    for entry in manifest["artifacts"]:
+        by_model.setdefault(str(entry["model_name"]), {})[entry["format"]] = entry
+    models, unavailable = [], []
+    for name in sorted(by_model):
+        cells = by_model[name]
+        where = f"{artifacts_dir / MANIFEST}: {name}"
+        try:
+            check_model_name(name)  # it becomes a directory of the site and a URL path segment
+        except SpecError as exc:
+            raise SiteError(f"{artifacts_dir / MANIFEST}: {exc}") from None
+        spec = _spec(cells, where)
+        found = []
         for fmt in WEB_FORMATS:
-            entry = by_cell.get((lane, fmt))
+            entry = cells.get(fmt)
             if entry is None:
-                unavailable.append({"lane": lane, "format": fmt, "reason": "not in the manifest"})
+                unavailable.append({"model_name": name, "format": fmt, "reason": "not in the manifest"})
             elif entry["status"] != "ok":
                 reason = f"status {entry['status']}" + (f": {entry['error']}" if entry.get("error") else "")
-                unavailable.append({"lane": lane, "format": fmt, "reason": reason})
+                unavailable.append({"model_name": name, "format": fmt, "reason": reason})
             else:
-                found.append(_artifact(artifacts_dir, entry))
-    if not found:
+                found.append(_artifact(artifacts_dir, entry, f"{where}/{fmt}"))
+        if found:
+            lane = next((e["lane"] for e in cells.values() if isinstance(e.get("lane"), str)), None)
+            models.append(Model(name, spec, lane, tuple(found)))
+    if not models:
         raise SiteError(f"{artifacts_dir / MANIFEST}: no {'/'.join(WEB_FORMATS)} artifact with status ok")
-    return Catalogue(manifest, tuple(found), tuple(unavailable))
+    return Catalogue(manifest, tuple(models), tuple(unavailable))
 
 
-def _artifact(artifacts_dir: Path, entry: dict[str, Any]) -> Artifact:
-    lane, fmt = entry["lane"], entry["format"]
-    where = f"{artifacts_dir / MANIFEST}: {lane}/{fmt}"
+def _spec(cells: dict[str, dict[str, Any]], where: str) -> ModelSpec:
+    """A model's entries must agree on one spec: it is the contract every snippet and the demo are made from."""
+    raw = [e["spec"] for e in cells.values()]
+    if any(r != raw[0] for r in raw):
+        raise SiteError(f"{where}: entries disagree on the model spec")
+    try:
+        return ModelSpec.from_json(raw[0])
+    except (SpecError, AttributeError) as exc:
+        raise SiteError(f"{where}: bad spec ({exc})") from None
+
+
+def _artifact(artifacts_dir: Path, entry: dict[str, Any], where: str) -> Artifact:
+    name, fmt = entry["model_name"], entry["format"]
     missing = [k for k in _SHIPPED_KEYS if k not in entry]
     if missing:
         raise SiteError(f"{where}: entry lacks {', '.join(missing)}")
     sig = entry["signature"]
     if not isinstance(sig, dict) or not isinstance(sig.get("inputs"), list) or not isinstance(sig.get("outputs"), list):
         raise SiteError(f"{where}: signature needs 'inputs' and 'outputs' lists")
-    if not isinstance(entry["parity"], dict) or "accuracy" not in entry["parity"]:
-        raise SiteError(f"{where}: parity needs an 'accuracy'")
+    if not isinstance(entry["parity"], dict):
+        raise SiteError(f"{where}: parity must be an object")
     if not _is_size_and_digest(entry):
         raise SiteError(f"{where}: bytes must be an integer and sha256 a hex string")
     main = _relative(entry["path"], where)
-    fmt_dir = artifacts_dir / lane / fmt  # multi-file listings are relative to it (exporters/pipeline.py)
+    fmt_dir = PurePosixPath(name, fmt)  # multi-file listings are relative to <model_name>/<format>/
     if "files" in entry:
         listed = entry["files"]
         if not isinstance(listed, list) or not all(isinstance(f, dict) and "path" in f and _is_size_and_digest(f)
                                                     for f in listed):
             raise SiteError(f"{where}: 'files' must list objects with path, bytes and sha256")
         names = [_relative(f["path"], where) for f in listed]
-        files = tuple(ArtifactFile(str(name), fmt_dir / name, f["bytes"], f["sha256"])
-                      for name, f in zip(names, listed))
+        files = tuple(ArtifactFile(str(n), artifacts_dir / fmt_dir / n, f["bytes"], f["sha256"])
+                      for n, f in zip(names, listed))
         try:
-            main_name = str(main.relative_to(PurePosixPath(lane, fmt)))
+            main_name = str(main.relative_to(fmt_dir))
         except ValueError:
-            raise SiteError(f"{where}: path {entry['path']!r} is not inside {lane}/{fmt}/") from None
+            raise SiteError(f"{where}: path {entry['path']!r} is not inside {fmt_dir}/") from None
         if main_name not in {f.name for f in files}:
             raise SiteError(f"{where}: path {entry['path']!r} is not among its listed files")
     else:
         main_name = main.name
         files = (ArtifactFile(main_name, artifacts_dir / main, entry["bytes"], entry["sha256"]),)
-    return Artifact(lane, fmt, entry, main_name, files)
+    return Artifact(name, fmt, entry, main_name, files)
 
 
 def _is_size_and_digest(record: dict[str, Any]) -> bool:

@@ -1,56 +1,77 @@
-"""index.json: what the site offers, per lane, with sizes, hashes, accuracy and parity from the manifest."""
+"""index.json: what the site offers, per model, with sizes, hashes, accuracy, parity and tensors from the manifest."""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
-from web.catalog import Artifact, Catalogue
 from exporters.manifest import file_sha256
+from web.catalog import Artifact, Catalogue, Model
+from web.drawable import drawing_demo
 from web.stage import model_dir
+from web.tensors import Tensor, io
 
-INDEX_SCHEMA_VERSION = 1
-PARITY_KEYS = ("max_abs_diff", "argmax_agreement", "accuracy", "source_accuracy", "images", "gate", "passed")
+INDEX_SCHEMA_VERSION = 2
+PARITY_KEYS = ("examples", "max_abs_diff", "argmax_agreement", "accuracy", "source_accuracy", "gate", "passed",
+               "outputs")
 
 
-def artifact_record(a: Artifact) -> dict[str, Any]:
-    e, base = a.entry, model_dir(a)
-    record = {
-        "lane": a.lane, "format": a.format, "url": f"{base}/{a.main}",
+def tensor_record(t: Tensor) -> dict[str, Any]:
+    record = {**t.spec.to_json(), "dtype": t.dtype}
+    if t.quantization:
+        record["quantization"] = t.quantization
+    return record
+
+
+def artifact_record(model: Model, a: Artifact) -> dict[str, Any]:
+    e, base, tensors = a.entry, model_dir(a), io(model, a)
+    return {
+        "model_name": a.model_name, "format": a.format, "url": f"{base}/{a.main}",
         "bytes": e["bytes"], "sha256": e["sha256"],
         # a multi-file artifact's manifest sha256 is over its sorted "path sha256" lines (exporters/manifest.py)
         "sha256_of": "tree" if "files" in e else "file",
         "files": [{"url": f"{base}/{f.name}", "bytes": f.bytes, "sha256": f.sha256}  # the file to open first
-                  for f in sorted(a.files, key=lambda f: f.name != a.main)],
-        "accuracy": e["parity"]["accuracy"],
+                  for f in sorted(a.files, key=lambda f: (f.name != a.main, f.name))],
+        "accuracy": e["parity"].get("accuracy"),
         "parity": {k: e["parity"][k] for k in PARITY_KEYS if k in e["parity"]},
         "converter": e.get("converter", {}).get("path"),
         "validated_in": e.get("runtime"),
+        "inputs": [tensor_record(t) for t in tensors.inputs],
+        "outputs": [tensor_record(t) for t in tensors.outputs],
         "signature": e["signature"],
     }
-    if a.quantization:
-        record["quantization"] = a.quantization
-    return record
 
 
 def build_index(catalogue: Catalogue, site: Path, archives: dict[str, Path],
-                runtimes: dict[str, dict[str, str]]) -> dict[str, Any]:
+                runtimes: dict[str, dict[str, Any]], examples: dict[str, str]) -> dict[str, Any]:
+    """examples: model name -> URL of its demo examples (only models that have some)."""
     m = catalogue.manifest
-    lanes = []
-    for lane in catalogue.lanes:
-        archive = archives[lane]
-        lanes.append({
-            "lane": lane,
-            "model_name": f"mnist-{lane}",
-            "artifacts": [artifact_record(a) for a in catalogue.of_lane(lane)],
+    models = []
+    for model in catalogue.models:
+        archive = archives[model.name]
+        plan = drawing_demo(model.spec)
+        if isinstance(plan, str):
+            demo: dict[str, Any] = {"available": False, "reason": plan}
+        elif not (model.get("tfjs") and model.get("onnx")):
+            demo = {"available": False, "reason": "it runs tfjs and onnx side by side; this model lacks one"}
+        else:
+            demo = {"available": True, **plan}
+            if model.name in examples:
+                demo["examples"] = examples[model.name]
+        models.append({
+            "model_name": model.name,
+            "lane": model.lane,
+            "spec": model.spec.to_json(),
+            "artifacts": [artifact_record(model, a) for a in model.artifacts],
             "archive": {"url": archive.relative_to(site).as_posix(), "bytes": archive.stat().st_size,
                         "sha256": file_sha256(archive)},
+            "demo": demo,
         })
     return {
         "schema_version": INDEX_SCHEMA_VERSION,
         "manifest": {"schema_version": m["schema_version"], "created": m.get("created"),
                      "tool_versions": m.get("tool_versions", {})},
         "browser_runtimes": runtimes,
-        "lanes": lanes,
+        "models": models,
         "unavailable": list(catalogue.unavailable),
-        "demo": "demo/",
+        "demo": "demo/index.html",
     }

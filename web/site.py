@@ -1,10 +1,11 @@
-"""Build the static download site + browser demo from an artifacts dir (served by serving.artifact_site).
+"""Build the static download site + browser demo from an artifacts dir (served by serving.artifact_site, or by
+`rosetta site --serve`).
 
-    python -m web.site --artifacts artifacts --out artifacts/site
+    rosetta site                      # or: python -m web.site --artifacts artifacts --out artifacts/site
 
-The bundle: index.json and index.html (every tflite-int8 / tflite-fp32 / tfjs / onnx artifact per lane with
-size, sha256, accuracy and parity from the manifest, load snippets), models/ (verified copies),
-downloads/mnist-<lane>-mobile-web.zip, demo/ (the drawing page, its digits.json and the browser runtimes
+The bundle: index.json and index.html (every tflite-int8 / tflite-fp32 / tfjs / onnx artifact of every model in
+the manifest with size, sha256, accuracy, parity, tensors and load snippets), models/<model>/<format>/ (verified
+copies), downloads/<model>-mobile-web.zip, demo/ (the drawing page, per-model examples and the browser runtimes
 copied from js/node_modules). Built in a temp dir beside the target and renamed over it.
 """
 from __future__ import annotations
@@ -13,23 +14,25 @@ import argparse
 import json
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from rosetta.atomic import atomic_dir
-from rosetta.data import DataError
 from web.archive import write_archive
-from web.catalog import SiteError, collect
-from web.digits import test_digits
+from web.catalog import Catalogue, SiteError, collect
+from web.drawable import drawing_demo
+from web.examples import Examples, examples_json
 from web.listing import build_index
 from web.render import render_index
-from web.sri import add_integrity
+from web.sri import add_integrity, integrity
 from web.stage import stage
 from web.vendor import copy_runtimes
 
 HERE = Path(__file__).resolve().parent
 INDEX_JSON = "index.json"
-PAGES = ("index.html", "demo/index.html")  # each gets integrity hashes on its scripts and stylesheets
+DEMO_SCRIPTS = ("vendor/tf.min.js", "vendor/ort.wasm.min.js", "demo.js")  # demo/-relative, in load order
+ORT_GLUE = "vendor/ort-wasm-simd-threaded.mjs"
 
 
 def _check_target(artifacts_dir: Path, out_dir: Path) -> None:
@@ -42,30 +45,54 @@ def _check_target(artifacts_dir: Path, out_dir: Path) -> None:
         raise SiteError(f"{out_dir}: exists and is not a site built by web.site (no {INDEX_JSON}); not replacing it")
 
 
-def build_site(artifacts_dir: Path, out_dir: Path) -> Path:
-    """Build the bundle for artifacts_dir's manifest into out_dir (atomically); returns out_dir."""
+def _write_examples(catalogue: Catalogue, examples: Mapping[str, Examples], site: Path) -> dict[str, str]:
+    urls = {}
+    for model in catalogue.models:
+        plan = drawing_demo(model.spec)
+        if model.name not in examples or isinstance(plan, str):
+            continue
+        url = f"demo/examples/{model.name}.json"
+        (site / url).parent.mkdir(parents=True, exist_ok=True)
+        _write_json(site / url, examples_json(examples[model.name], plan), indent=None)
+        urls[model.name] = url
+    return urls
+
+
+def _demo_page(demo_dir: Path) -> str:
+    """demo/index.html with the stylesheets inlined and the SRI-checked asset list its loader reads."""
+    html = (HERE / "demo" / "index.html").read_text(encoding="utf-8")
+    style = (HERE / "static" / "style.css").read_text() + (HERE / "demo" / "demo.css").read_text()
+    assets = [{"kind": "modulepreload", "url": ORT_GLUE}]
+    assets += [{"kind": "script", "url": url} for url in DEMO_SCRIPTS]
+    for asset in assets:
+        asset["integrity"] = integrity((demo_dir / asset["url"]).read_bytes())
+    # "</" cannot occur in these URLs or hashes, so the JSON is safe inside <script>
+    return html.replace("/*STYLE*/", style).replace("/*ASSETS*/[]", json.dumps(assets))
+
+
+def build_site(artifacts_dir: Path, out_dir: Path, examples: Mapping[str, Examples] | None = None) -> Path:
+    """Build the bundle for artifacts_dir's manifest into out_dir (atomically); returns out_dir.
+
+    examples: model name -> validation inputs for the demo's example buttons (optional).
+    """
     artifacts_dir, out_dir = Path(artifacts_dir), Path(out_dir)
     catalogue = collect(artifacts_dir)
     _check_target(artifacts_dir, out_dir)
     with atomic_dir(out_dir) as site:
         for artifact in catalogue.artifacts:
             stage(artifact, site)
-        archives = {lane: write_archive(catalogue, lane, site) for lane in catalogue.lanes}
-        shutil.copyfile(HERE / "static" / "style.css", site / "style.css")
-        shutil.copytree(HERE / "demo", site / "demo")
+        archives = {m.name: write_archive(catalogue, m, site) for m in catalogue.models}
+        demo = site / "demo"
+        demo.mkdir()
+        shutil.copyfile(HERE / "demo" / "demo.js", demo / "demo.js")
         runtimes = copy_runtimes(site)
-        try:
-            digits = test_digits(artifacts_dir, catalogue.lanes)
-        except DataError as exc:  # the demo still works for drawing; only its test-digit buttons go
-            print(f"warning: no test digits for the demo ({exc})", file=sys.stderr)
-            digits = {"split": "test", "images": []}
-        _write_json(site / "demo" / "digits.json", digits, indent=None)
-        index = build_index(catalogue, site, archives, runtimes)
+        example_urls = _write_examples(catalogue, examples or {}, site)
+        index = build_index(catalogue, site, archives, runtimes, example_urls)
         _write_json(site / INDEX_JSON, index)
-        (site / "index.html").write_text(render_index(catalogue, index), encoding="utf-8")
-        for page in PAGES:
-            path = site / page
-            path.write_text(add_integrity(path.read_text(encoding="utf-8"), path.parent), encoding="utf-8")
+        pages = {site / "index.html": render_index(catalogue, index), demo / "index.html": _demo_page(demo)}
+        for path, html in pages.items():
+            # the pages carry no <script src>/<link href> (they must open from disk); this keeps it checked
+            path.write_text(add_integrity(html, path.parent), encoding="utf-8")
         site.chmod(0o755)  # mkdtemp makes it 0700; a server running as another user must read it
     return out_dir
 
@@ -84,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     except SiteError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"site built: {out}/index.html (demo: {out}/demo/index.html)")
+    print(f"site built: {out}/index.html (demo: `rosetta site --serve`, then /demo/)")
     return 0
 
 

@@ -1,19 +1,58 @@
-"""Web fixtures: the built site (once per session) and a tiny fake artifacts dir for the builder's error paths."""
+"""Web fixtures: a real (tiny) artifacts dir in manifest v2, the site built from it (once per session), and a
+fake artifacts dir of stand-in bytes for the builder's error paths."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
+import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from web.catalog import WEB_FORMATS
+from web.examples import from_validation
 from web.site import build_site
+
+DEMO_MODEL = "tiny-classifier"
+
+
+def _load_fixture_models():
+    """tests/web/fixture_models.py by path: pytest runs with --import-mode=importlib (no sys.path entry)."""
+    path = Path(__file__).with_name("fixture_models.py")
+    spec = importlib.util.spec_from_file_location("web_fixture_models", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses resolve their module by name
+    spec.loader.exec_module(module)
+    return module
+
+
+fixture_models = _load_fixture_models()
 
 
 @pytest.fixture(scope="session")
-def site_dir(artifacts_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(artifacts_dir, tmp_path_factory.mktemp("web") / "site")
+def fixture_lib():
+    """tests/web/fixture_models.py (test modules cannot import it: importlib mode)."""
+    return fixture_models
+
+
+@pytest.fixture(scope="session")
+def built_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two tiny models really exported (ONNX, TF.js, TFLite fp32/int8) with their manifest v2 entries."""
+    return fixture_models.build(tmp_path_factory.mktemp("web-artifacts"))
+
+
+@pytest.fixture(scope="session")
+def demo_examples(built_artifacts: Path) -> dict:
+    model = fixture_models.tiny_classifier()
+    _, labels = fixture_models.bands(len(model.validation["pixels"]), np.random.default_rng(fixture_models.SEED + 2))
+    return {DEMO_MODEL: from_validation(built_artifacts, DEMO_MODEL, "scores", model.validation["pixels"], labels)}
+
+
+@pytest.fixture(scope="session")
+def site_dir(built_artifacts: Path, demo_examples: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_site(built_artifacts, tmp_path_factory.mktemp("web") / "site", demo_examples)
 
 
 @pytest.fixture(scope="session")
@@ -22,25 +61,29 @@ def site_index(site_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def manifest(artifacts_dir: Path) -> dict:
-    return json.loads((artifacts_dir / "manifest.json").read_text())
+def manifest(built_artifacts: Path) -> dict:
+    return json.loads((built_artifacts / "manifest.json").read_text())
 
 
-def _entry(lane: str, fmt: str, files: dict[str, bytes], root: Path) -> dict:
-    """A manifest entry shaped like exporters/pipeline.py writes, for fake files written below root."""
-    fmt_dir = root / lane / fmt
+SPEC = {"name": "fake", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 5, 5], "layout": "NHW"}],
+        "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 4], "kind": "logits"}]}
+
+
+def _entry(model: str, fmt: str, files: dict[str, bytes], root: Path) -> dict:
+    """A manifest v2 entry for stand-in files written below root (the builder never parses model bytes)."""
+    fmt_dir = root / model / fmt
     fmt_dir.mkdir(parents=True)
     for name, data in files.items():
         (fmt_dir / name).write_bytes(data)
     sha = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     main = "model.json" if fmt == "tfjs" else next(iter(files))
-    quant = {"quantization": {"scale": 1 / 255, "zero_point": -128}} if fmt == "tflite-int8" else {}
-    entry = {"lane": lane, "format": fmt, "status": "ok", "path": f"{lane}/{fmt}/{main}",
-             "bytes": sum(map(len, files.values())),
-             "parity": {"max_abs_diff": 0.0, "argmax_agreement": 1.0, "accuracy": 0.98, "source_accuracy": 0.98,
-                        "passed": True},
-             "signature": {"inputs": [{"name": "images", "shape": [None, 28, 28], "dtype": "float32", **quant}],
-                           "outputs": [{"name": "probabilities", "shape": [None, 10], "dtype": "float32", **quant}]}}
+    quant = {"quantization": {"scale": 0.5, "zero_point": -3}} if fmt == "tflite-int8" else {}
+    entry = {"model_name": model, "lane": "torch", "format": fmt, "status": "ok", "spec": SPEC,
+             "path": f"{model}/{fmt}/{main}", "bytes": sum(map(len, files.values())),
+             "parity": {"examples": 10, "max_abs_diff": 0.0, "argmax_agreement": 1.0, "accuracy": 0.9,
+                        "source_accuracy": 0.9, "passed": True},
+             "signature": {"inputs": [{"name": "x", "shape": [None, 5, 5], "dtype": "float32", **quant}],
+                           "outputs": [{"name": "y", "shape": [None, 4], "dtype": "float32", **quant}]}}
     if len(files) > 1:
         listing = sorted(files)
         entry["sha256"] = hashlib.sha256("".join(f"{n} {sha[n]}\n" for n in listing).encode()).hexdigest()
@@ -52,11 +95,21 @@ def _entry(lane: str, fmt: str, files: dict[str, bytes], root: Path) -> dict:
 
 @pytest.fixture
 def fake_artifacts(tmp_path: Path) -> Path:
-    """One lane with the four web formats as small stand-in files (the builder never parses model bytes)."""
+    """One model with the four web formats as small stand-in files."""
     root = tmp_path / "artifacts"
     files = {"tflite-int8": {"model.tflite": b"int8"}, "tflite-fp32": {"model.tflite": b"fp32"},
              "tfjs": {"model.json": b"{}", "group1-shard1of1.bin": b"weights"}, "onnx": {"model.onnx": b"onnx"}}
-    entries = [_entry("torch", fmt, files[fmt], root) for fmt in WEB_FORMATS]
-    manifest = {"schema_version": 1, "created": "test", "tool_versions": {}, "artifacts": entries}
+    entries = [_entry("fake-model", fmt, files[fmt], root) for fmt in WEB_FORMATS]
+    manifest = {"schema_version": 2, "created": "test", "tool_versions": {}, "artifacts": entries}
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Building the tiny models takes about a minute of TF converters: end to end, so marked slow."""
+    for item in items:
+        if "built_artifacts" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
+

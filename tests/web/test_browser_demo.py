@@ -1,11 +1,12 @@
-"""The browser demo in real headless Chromium: both runtimes against the Python reference, UI, drawing."""
+"""The pages in real headless Chromium, opened the ways the README says: the listing from disk (file://), the
+demo through `rosetta site --serve`; both runtimes against the Python (torch) source model."""
 from __future__ import annotations
 
+import json
 import os
-import shutil
-import socket
-import threading
-import time
+import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,46 +14,41 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
-from starlette.applications import Starlette
-
-from rosetta.contract import LANES
-from serving.artifact_site import mount
 
 pytestmark = pytest.mark.slow
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]  # Playwright itself gives each launch a fresh temp profile
-TEST_IMAGES = (0, 1, 2, 3, 4)
-TOLERANCE = 1e-4  # max |browser - Python| per probability
-
-
-def reference(artifacts_dir: Path, lane: str) -> np.ndarray:
-    return np.load(artifacts_dir / lane / "source_probabilities.npy")
+TOLERANCE = 1e-4  # max |browser - Python| per output value
+DEMO_MODEL = "tiny-classifier"  # the fixture model the demo fits (tests/web/fixture_models.py)
 
 
 @pytest.fixture(scope="module")
-def base_url(site_dir: Path) -> Iterator[str]:
-    """The site mounted exactly as the ORT server mounts it, on a free loopback port, for this module."""
-    import uvicorn
+def source_model(fixture_lib):
+    return fixture_lib.tiny_classifier()
 
-    app = Starlette()
-    mount(app, site_dir)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 30
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.05)
-        yield f"http://127.0.0.1:{sock.getsockname()[1]}/artifacts/"
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        sock.close()
+
+def reference(model, pixels: np.ndarray) -> np.ndarray:
+    return model.reference({"pixels": np.asarray(pixels, np.float32).reshape(-1, 8, 8)})["scores"]
+
+
+@pytest.fixture(scope="module")
+def served(site_dir: Path, built_artifacts: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """`rosetta site --serve` on a free loopback port (the site is built, so it serves it as is)."""
+    log = tmp_path_factory.mktemp("serve") / "requests.log"
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "rosetta.cli", "site", "--serve", "--port", "0",
+                                 "--artifacts", str(built_artifacts), "--site-dir", str(site_dir)],
+                                stdout=subprocess.PIPE, stderr=err, text=True)
+        try:
+            line = proc.stdout.readline()  # the CLI prints the address once it listens
+            match = re.search(r"at (http://127\.0\.0\.1:\d+/)", line)
+            assert match, f"no address in {line!r}; log: {log.read_text()[-2000:]}"
+            yield match.group(1)
+        finally:
+            proc.terminate()
+            proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +73,7 @@ def browser():
 
 
 @dataclass
-class Demo:
+class Page:
     page: object
     errors: list[str] = field(default_factory=list)
     remote: list[str] = field(default_factory=list)
@@ -86,98 +82,133 @@ class Demo:
         return self.page.evaluate(expression, arg)
 
 
-@pytest.fixture(scope="module")
-def demo(browser, base_url: str) -> Iterator[Demo]:
+def open_page(browser, url: str) -> Page:
     page = browser.new_page(viewport={"width": 1200, "height": 860})
     page.set_default_timeout(120_000)  # two shared cores: compiling 14 MB of wasm can take a while
-    demo = Demo(page)
-    page.on("console", lambda m: m.type == "error" and demo.errors.append(f"console: {m.text}"))
-    page.on("pageerror", lambda e: demo.errors.append(f"pageerror: {e}"))
+    p = Page(page)
+    page.on("console", lambda m: m.type == "error" and p.errors.append(f"console: {m.text}"))
+    page.on("pageerror", lambda e: p.errors.append(f"pageerror: {e}"))
 
-    def local_only(route) -> None:  # the page must load nothing from outside (no CDN)
-        if urlsplit(route.request.url).hostname in ("127.0.0.1", None) or route.request.url.startswith("data:"):
+    def local_only(route) -> None:  # the pages must load nothing from outside (no CDN)
+        parts = urlsplit(route.request.url)
+        if parts.scheme in ("file", "data") or parts.hostname == "127.0.0.1":
             route.continue_()
         else:
-            demo.remote.append(route.request.url)
+            p.remote.append(route.request.url)
             route.abort()
 
     page.route("**/*", local_only)
-    page.goto(base_url + "demo/")
-    demo.js("() => window.rosetta.ready")
-    yield demo
-    page.close()
+    page.goto(url)
+    return p
 
 
-def test_both_runtimes_match_the_python_reference(demo: Demo, artifacts_dir: Path, test_split) -> None:
-    assert demo.js("() => window.rosetta.lanes()") == list(LANES)
-    for lane in LANES:
-        ref = reference(artifacts_dir, lane)
-        for i in TEST_IMAGES:
-            result = demo.js("([pixels, lane]) => window.rosetta.predictImage(pixels, lane)",
-                             [test_split.images[i].reshape(-1).tolist(), lane])
-            assert result["lane"] == lane
-            for runtime in ("tfjs", "onnx"):
-                probs = np.asarray(result[runtime]["probabilities"])
-                assert result[runtime]["top"] == ref[i].argmax() == probs.argmax(), (lane, i, runtime)
-                assert np.abs(probs - ref[i]).max() <= TOLERANCE, (lane, i, runtime)
-                assert result[runtime]["ms"] > 0
+@pytest.fixture(scope="module")
+def demo(browser, served: str) -> Iterator[Page]:
+    p = open_page(browser, served + "demo/")
+    p.js("() => window.rosetta.ready")
+    yield p
+    p.page.close()
 
 
-def test_ui_lane_select_and_test_digit_button(demo: Demo, artifacts_dir: Path, tmp_path: Path) -> None:
-    page = demo.page
-    page.select_option("#lane", "torch")
-    page.wait_for_function("document.getElementById('status').textContent.includes('lane torch')")
-    button = page.locator("#digits button").nth(3)
-    digit = demo.js("() => fetch('digits.json').then(r => r.json()).then(d => d.images[3])")
-    button.click()
-    result = demo.js("() => window.rosetta.idle()")
-    expected = int(reference(artifacts_dir, "torch")[digit["index"]].argmax())
-    assert result["lane"] == "torch" and result["tfjs"]["top"] == result["onnx"]["top"] == expected
+def test_listing_page_from_disk_has_its_style_and_no_errors(browser, site_dir: Path, site_index: dict) -> None:
+    p = open_page(browser, (site_dir / "index.html").as_uri())
+    try:
+        assert p.js("() => getComputedStyle(document.body).maxWidth") == "1180px"
+        assert p.js("() => getComputedStyle(document.querySelector('section.model')).backgroundColor") == \
+            "rgb(255, 255, 255)"
+        assert p.page.locator("section.model").count() == len(site_index["models"])
+        assert p.page.locator("a.button[download]").count() == len(site_index["models"])
+        assert p.errors == [] and p.remote == []
+    finally:
+        p.page.close()
+
+
+def test_demo_from_disk_says_how_to_start_it(browser, site_dir: Path) -> None:
+    p = open_page(browser, (site_dir / "demo" / "index.html").as_uri())
+    try:
+        assert p.page.locator("#from-disk").is_visible()
+        assert "rosetta site --serve" in p.page.locator("#status").inner_text()
+        assert p.js("() => getComputedStyle(document.querySelector('#pad')).backgroundColor") == "rgb(0, 0, 0)"
+        assert p.js("() => typeof window.rosetta") == "undefined"  # nothing half-loaded
+        assert p.errors == [] and p.remote == []
+    finally:
+        p.page.close()
+
+
+def test_both_runtimes_match_the_python_reference(demo: Page, source_model, fixture_lib) -> None:
+    assert demo.js("() => window.rosetta.models()") == [DEMO_MODEL]
+    rng = np.random.default_rng(11)
+    banded, _ = fixture_lib.bands(4, rng)
+    inputs = [*banded, rng.uniform(0, 1, (8, 8)).astype(np.float32)]
+    for pixels in inputs:
+        ref = reference(source_model, pixels)[0]
+        result = demo.js("([values, model]) => window.rosetta.predictImage(values, model)",
+                         [pixels.reshape(-1).tolist(), DEMO_MODEL])
+        assert result["model"] == DEMO_MODEL
+        for runtime in ("tfjs", "onnx"):
+            values = np.asarray(result[runtime]["values"])
+            assert result[runtime]["top"] == ref.argmax() == values.argmax(), runtime
+            assert np.abs(values - ref).max() <= TOLERANCE, runtime
+            assert result[runtime]["ms"] > 0
+
+
+def test_pad_and_bars_are_sized_from_the_spec(demo: Page, site_index: dict) -> None:
+    plan = site_index["models"][0]["demo"]
+    assert demo.js("() => window.rosetta.plan().classes") == plan["classes"] == 3
+    scale = 280 // max(plan["height"], plan["width"])
+    assert demo.js("() => [pad.width, pad.height, preview.width, preview.height]") == [
+        plan["width"] * scale, plan["height"] * scale, plan["width"], plan["height"]]
+    demo.js("() => window.rosetta.predictImage(new Array(64).fill(0.5))")
     for runtime in ("tfjs", "onnx"):
-        assert page.locator(f"#{runtime} [data-role=top]").inner_text() == str(expected)
-        assert page.locator(f"#{runtime} .bars li").count() == 10
-        assert "ms" in page.locator(f"#{runtime} [data-role=latency]").inner_text()
-    assert f"the Python torch model says {expected}" in page.locator("#compare").inner_text()
-    shot = tmp_path / "demo-screenshot.png"
-    page.screenshot(path=str(shot), full_page=True)
-    shutil.copyfile(shot, artifacts_dir / "demo-screenshot.png")  # a stable place to look at it
+        assert demo.page.locator(f"#{runtime} .bars li").count() == 3
 
 
-def test_drawing_a_digit_on_the_pad(demo: Demo, artifacts_dir: Path) -> None:
-    import onnxruntime as ort
-
+def test_example_button_shows_the_python_reference(demo: Page, site_dir: Path, tmp_path: Path) -> None:
     page = demo.page
-    demo.js("() => window.rosetta.setLane('keras')")
+    examples = json.loads((site_dir / "demo" / "examples" / f"{DEMO_MODEL}.json").read_text())["items"]
+    assert page.locator("#digits button").count() == len(examples) == 3
+    page.locator("#digits button").nth(2).click()
+    result = demo.js("() => window.rosetta.idle()")
+    expected = int(np.argmax(examples[2]["reference"]))
+    assert result["tfjs"]["top"] == result["onnx"]["top"] == expected == examples[2]["label"]
+    for runtime in ("tfjs", "onnx"):
+        assert np.abs(np.asarray(result[runtime]["values"]) - examples[2]["reference"]).max() <= TOLERANCE
+        assert page.locator(f"#{runtime} [data-role=top]").inner_text() == str(expected)
+        assert "ms" in page.locator(f"#{runtime} [data-role=latency]").inner_text()
+    assert f"the Python source model says {expected}" in page.locator("#compare").inner_text()
+    page.screenshot(path=str(tmp_path / "demo-screenshot.png"), full_page=True)
+
+
+def test_drawing_on_the_pad(demo: Page, source_model) -> None:
+    page = demo.page
     page.click("#clear")
     box = page.locator("#pad").bounding_box()
-    x = box["x"] + box["width"] * 0.5
-    page.mouse.move(x, box["y"] + box["height"] * 0.15)
+    y = box["y"] + box["height"] * 0.2
+    page.mouse.move(box["x"] + box["width"] * 0.1, y)
     page.mouse.down()
-    page.mouse.move(x + 4, box["y"] + box["height"] * 0.85, steps=12)  # a vertical stroke: a "1"
+    page.mouse.move(box["x"] + box["width"] * 0.9, y + 3, steps=12)  # a horizontal stroke
     page.mouse.up()
     result = demo.js("() => window.rosetta.idle()")
     pixels = np.asarray(demo.js("() => window.rosetta.lastInput()"), dtype=np.float32)
-    assert pixels.shape == (784,) and 0 <= pixels.min() and pixels.max() <= 1 and pixels.sum() > 10
-    session = ort.InferenceSession(str(artifacts_dir / "keras" / "onnx" / "model.onnx"),
-                                   providers=["CPUExecutionProvider"])
-    expected = session.run(None, {"images": pixels.reshape(1, 28, 28)})[0][0]
+    assert pixels.shape == (64,) and 0 <= pixels.min() and pixels.max() <= 1 and pixels.sum() > 1
+    ref = reference(source_model, pixels)[0]
     for runtime in ("tfjs", "onnx"):
-        probs = np.asarray(result[runtime]["probabilities"])
-        assert np.abs(probs - expected).max() <= TOLERANCE, runtime
-        assert result[runtime]["top"] == expected.argmax() == 1, runtime
+        values = np.asarray(result[runtime]["values"])
+        assert np.abs(values - ref).max() <= TOLERANCE, runtime
+        assert result[runtime]["top"] == ref.argmax(), runtime
 
 
-def test_url_parameters_pick_the_lane_and_a_test_digit(demo: Demo, base_url: str, artifacts_dir: Path) -> None:
-    demo.page.goto(base_url + "demo/?lane=jax&digit=2")
+def test_url_parameters_pick_the_model_and_an_example(demo: Page, served: str, site_dir: Path) -> None:
+    demo.page.goto(served + f"demo/?model={DEMO_MODEL}&example=1")
     demo.js("() => window.rosetta.ready")
     result = demo.js("() => window.rosetta.idle()")
-    digit = demo.js("() => fetch('digits.json').then(r => r.json()).then(d => d.images[2])")
-    assert result["lane"] == "jax" and demo.page.locator("#lane").input_value() == "jax"
-    assert result["onnx"]["top"] == result["tfjs"]["top"] == reference(artifacts_dir, "jax")[digit["index"]].argmax()
+    example = json.loads((site_dir / "demo" / "examples" / f"{DEMO_MODEL}.json").read_text())["items"][1]
+    assert result["model"] == DEMO_MODEL and demo.page.locator("#model").input_value() == DEMO_MODEL
+    assert result["onnx"]["top"] == result["tfjs"]["top"] == int(np.argmax(example["reference"]))
 
 
-def test_no_page_errors_and_nothing_loaded_from_outside(demo: Demo, base_url: str) -> None:
-    demo.page.goto(base_url)  # the download page too
-    assert demo.page.locator("table").count() == len(LANES)
+def test_no_page_errors_and_nothing_loaded_from_outside(demo: Page, served: str, site_index: dict) -> None:
+    demo.page.goto(served)  # the download page, served
+    assert demo.page.locator("section.model").count() == len(site_index["models"])
     assert demo.errors == []
     assert demo.remote == []

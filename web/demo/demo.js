@@ -1,14 +1,12 @@
-// Rosetta browser demo: draw a digit, run one lane's TF.js graph model and its ONNX model (onnxruntime-web,
-// WebAssembly) on the same 28x28 input, and show both outputs side by side.
-// Test hook: window.rosetta.predictImage(pixels784[, lane]) puts an image on the pad and returns both outputs.
+// Rosetta browser demo: draw an input, run one model's TF.js graph model and its ONNX model (onnxruntime-web,
+// WebAssembly) on it, and show both outputs side by side. Everything about the model (input name, layout,
+// height and width, output name, class count) comes from index.json, i.e. from the export manifest's spec.
+// Test hook: window.rosetta.predictImage(values[, model]) puts an input on the pad and returns both outputs.
 'use strict';
 
 (() => {
-  const SIDE = 28;
-  const PIXELS = SIDE * SIDE;
-  const CLASSES = 10;
-  const BOX = 20; // MNIST digits were scaled into a 20x20 box, then centred by mass in 28x28
-  const STROKE = 22; // pen width on the 280x280 pad: about 2 px after downsampling, like MNIST strokes
+  const PAD_SIDE = 280; // CSS pixels of the pad's longer side
+  const BOX_FRACTION = 5 / 7; // the drawing is scaled into this share of the input, as MNIST digits were
   const siteRoot = new URL('../', location.href);
 
   const $ = (id) => document.getElementById(id);
@@ -16,13 +14,14 @@
   const padCtx = pad.getContext('2d', { willReadFrequently: true });
   const preview = $('preview');
   const previewCtx = preview.getContext('2d');
-  const laneSelect = $('lane');
+  const modelSelect = $('model');
 
   let index = null;
-  let digits = [];
-  let current = null; // { pixels: Float32Array, digit: entry of digits.json or null }
+  let plan = null; // the selected model's demo plan from index.json: input, output, height, width, shape, classes, kind
+  let examples = [];
+  let current = null; // { pixels: Float32Array, example: item of the examples file or null }
   let lastResult = null;
-  const models = new Map(); // lane -> Promise of { tfjs, onnx }
+  const models = new Map(); // model name -> Promise of { tfjs, onnx }
   const integrity = new Map(); // absolute URL -> SRI string from index.json (the manifest's sha256)
 
   const setStatus = (text, state) => {
@@ -48,7 +47,7 @@
   async function initRuntimes() {
     await tf.setBackend('cpu'); // no WebGL needed (nor available headless without a GPU)
     await tf.ready();
-    ort.env.wasm.numThreads = 1; // threads need a cross-origin-isolated page; one is plenty for this MLP
+    ort.env.wasm.numThreads = 1; // threads need a cross-origin-isolated page; one is plenty here
     ort.env.wasm.wasmPaths = { mjs: document.querySelector('link[rel=modulepreload]').href };
     const wasm = index.browser_runtimes['onnxruntime-web'].files.find((f) => f.url.endsWith('.wasm'));
     const url = new URL(wasm.url, siteRoot);
@@ -57,56 +56,60 @@
     ort.env.wasm.wasmBinary = await response.arrayBuffer();
   }
 
-  const laneEntry = (lane) => index.lanes.find((l) => l.lane === lane);
-  const artifactOf = (lane, format) => laneEntry(lane)?.artifacts.find((a) => a.format === format);
-  const demoLanes = () => index.lanes.map((l) => l.lane).filter((l) => artifactOf(l, 'tfjs') && artifactOf(l, 'onnx'));
+  const modelEntry = (name) => index.models.find((m) => m.model_name === name);
+  const artifactOf = (name, format) => modelEntry(name)?.artifacts.find((a) => a.format === format);
+  const demoModels = () => index.models.filter((m) => m.demo.available).map((m) => m.model_name);
+  const pixelCount = (p) => p.height * p.width;
 
-  async function loadModels(lane) {
-    const tfjsEntry = artifactOf(lane, 'tfjs');
-    const onnxEntry = artifactOf(lane, 'onnx');
-    if (!tfjsEntry || !onnxEntry) throw new Error(`lane ${lane} has no tfjs and onnx artifacts`);
-    const graph = await tf.loadGraphModel(new URL(tfjsEntry.url, siteRoot).href, { fetchFunc: verifiedFetch });
+  async function loadModels(name) {
+    const p = modelEntry(name).demo;
+    const graph = await tf.loadGraphModel(new URL(artifactOf(name, 'tfjs').url, siteRoot).href,
+      { fetchFunc: verifiedFetch });
+    const onnxEntry = artifactOf(name, 'onnx');
     const response = await verifiedFetch(new URL(onnxEntry.url, siteRoot));
     if (!response.ok) throw new Error(`${onnxEntry.url}: HTTP ${response.status}`);
     const session = await ort.InferenceSession.create(new Uint8Array(await response.arrayBuffer()),
       { executionProviders: ['wasm'] });
-    const name = (spec) => spec.name.split(':')[0];
-    const loaded = {
-      tfjs: { graph, input: name(tfjsEntry.signature.inputs[0]) },
-      onnx: { session, input: name(onnxEntry.signature.inputs[0]), output: name(onnxEntry.signature.outputs[0]) },
-    };
+    const loaded = { plan: p, tfjs: graph, onnx: session };
     // one throw-away run each, so the latency shown is that of a warm model, not of its first call
-    const blank = new Float32Array(PIXELS);
-    await runTfjs(loaded.tfjs, blank);
-    await runOnnx(loaded.onnx, blank);
+    const blank = new Float32Array(pixelCount(p));
+    await runTfjs(loaded, blank);
+    await runOnnx(loaded, blank);
     return loaded;
   }
 
-  function modelsFor(lane) {
-    if (!models.has(lane)) {
-      const loading = loadModels(lane);
-      loading.catch(() => models.delete(lane)); // a failed load may be retried
-      models.set(lane, loading);
+  function modelsFor(name) {
+    if (!models.has(name)) {
+      const loading = loadModels(name);
+      loading.catch(() => models.delete(name)); // a failed load may be retried
+      models.set(name, loading);
     }
-    return models.get(lane);
+    return models.get(name);
   }
 
-  async function runTfjs({ graph, input }, pixels) {
+  const softmax = (values) => {
+    const m = Math.max(...values);
+    const e = values.map((v) => Math.exp(v - m));
+    const s = e.reduce((a, b) => a + b, 0);
+    return e.map((v) => v / s);
+  };
+
+  function outcome(values, kind, ms) {
+    return { values, probabilities: kind === 'logits' ? softmax(values) : values, top: argmax(values), ms };
+  }
+
+  async function runTfjs({ plan: p, tfjs }, pixels) {
     const start = performance.now();
-    const y = tf.tidy(() => {
-      const out = graph.predict({ [input]: tf.tensor3d(pixels, [1, SIDE, SIDE], 'float32') });
-      return out instanceof tf.Tensor ? out : Object.values(out)[0];
-    });
-    const probabilities = Array.from(await y.data());
+    const y = tf.tidy(() => tfjs.execute({ [p.input]: tf.tensor(pixels, p.shape, 'float32') }, [p.output]));
+    const values = Array.from(await y.data());
     y.dispose();
-    return { probabilities, ms: performance.now() - start };
+    return outcome(values, p.kind, performance.now() - start);
   }
 
-  async function runOnnx({ session, input, output }, pixels) {
+  async function runOnnx({ plan: p, onnx }, pixels) {
     const start = performance.now();
-    const results = await session.run({ [input]: new ort.Tensor('float32', pixels.slice(), [1, SIDE, SIDE]) });
-    const probabilities = Array.from(results[output].data);
-    return { probabilities, ms: performance.now() - start };
+    const results = await onnx.run({ [p.input]: new ort.Tensor('float32', pixels.slice(), p.shape) });
+    return outcome(Array.from(results[p.output].data), p.kind, performance.now() - start);
   }
 
   const argmax = (values) => values.reduce((best, v, i) => (v > values[best] ? i : best), 0);
@@ -121,23 +124,31 @@
   };
 
   async function predict(pixels) {
-    const lane = laneSelect.value;
-    const loaded = await modelsFor(lane);
-    const tfjsOut = await runTfjs(loaded.tfjs, pixels);
-    const onnxOut = await runOnnx(loaded.onnx, pixels);
-    const result = { lane, tfjs: { ...tfjsOut, top: argmax(tfjsOut.probabilities) },
-      onnx: { ...onnxOut, top: argmax(onnxOut.probabilities) } };
+    const name = modelSelect.value;
+    const loaded = await modelsFor(name);
+    const result = { model: name, tfjs: await runTfjs(loaded, pixels), onnx: await runOnnx(loaded, pixels) };
     showResult(result);
     lastResult = result;
     return result;
   }
 
-  // --- drawing and the 28x28 input -------------------------------------------------------------------------
+  // --- drawing and the model input ---------------------------------------------------------------------------
+  function sizeCanvases() {
+    const scale = Math.max(1, Math.floor(PAD_SIDE / Math.max(plan.height, plan.width)));
+    pad.width = plan.width * scale;
+    pad.height = plan.height * scale;
+    pad.style.width = `${pad.width}px`;
+    pad.style.height = `${pad.height}px`;
+    preview.width = plan.width;
+    preview.height = plan.height;
+    pad.dataset.scale = String(scale);
+  }
+
   function clearPad() {
     padCtx.fillStyle = '#000';
     padCtx.fillRect(0, 0, pad.width, pad.height);
     previewCtx.fillStyle = '#000';
-    previewCtx.fillRect(0, 0, SIDE, SIDE);
+    previewCtx.fillRect(0, 0, preview.width, preview.height);
     current = null;
     lastResult = null;
     for (const id of ['tfjs', 'onnx']) showRuntime(id, null);
@@ -145,7 +156,7 @@
   }
 
   function showOnCanvases(pixels) {
-    const image = new ImageData(SIDE, SIDE);
+    const image = new ImageData(plan.width, plan.height);
     pixels.forEach((v, i) => {
       const g = Math.round(Math.min(1, Math.max(0, v)) * 255);
       image.data.set([g, g, g, 255], i * 4);
@@ -156,8 +167,11 @@
     padCtx.imageSmoothingEnabled = true;
   }
 
-  // MNIST preparation: crop to the ink, scale into a 20x20 box (the browser filters the downscale), centre by mass.
+  // Prepared as MNIST digits were: crop to the ink, scale into the centre box (the browser filters the downscale),
+  // centre by mass. The result is H x W grey values in [0, 1], row-major: the same bytes for every layout
+  // the demo accepts (NHW, NHWC with C = 1, NCHW with C = 1).
   function padToInput() {
+    const { height: H, width: W } = plan;
     const { data, width, height } = padCtx.getImageData(0, 0, pad.width, pad.height);
     let [x0, y0, x1, y1] = [width, height, -1, -1];
     for (let y = 0; y < height; y += 1) {
@@ -169,28 +183,28 @@
     }
     if (x1 < 0) return null;
     const [w, h] = [x1 - x0 + 1, y1 - y0 + 1];
-    const scale = BOX / Math.max(w, h);
+    const scale = Math.max(1, Math.round(Math.min(H, W) * BOX_FRACTION)) / Math.max(w, h);
     const work = document.createElement('canvas');
-    work.width = SIDE; work.height = SIDE;
+    work.width = W; work.height = H;
     const ctx = work.getContext('2d', { willReadFrequently: true });
     ctx.fillStyle = '#000';
-    ctx.fillRect(0, 0, SIDE, SIDE);
+    ctx.fillRect(0, 0, W, H);
     ctx.imageSmoothingQuality = 'high';
-    ctx.drawImage(pad, x0, y0, w, h, (SIDE - w * scale) / 2, (SIDE - h * scale) / 2, w * scale, h * scale);
-    const small = ctx.getImageData(0, 0, SIDE, SIDE).data;
-    const boxed = new Float32Array(PIXELS);
+    ctx.drawImage(pad, x0, y0, w, h, (W - w * scale) / 2, (H - h * scale) / 2, w * scale, h * scale);
+    const small = ctx.getImageData(0, 0, W, H).data;
+    const boxed = new Float32Array(H * W);
     let [mass, mx, my] = [0, 0, 0];
-    for (let i = 0; i < PIXELS; i += 1) {
+    for (let i = 0; i < H * W; i += 1) {
       const v = small[i * 4] / 255;
-      boxed[i] = v; mass += v; mx += v * (i % SIDE); my += v * Math.floor(i / SIDE);
+      boxed[i] = v; mass += v; mx += v * (i % W); my += v * Math.floor(i / W);
     }
-    const dx = Math.round((SIDE - 1) / 2 - mx / mass);
-    const dy = Math.round((SIDE - 1) / 2 - my / mass);
-    const pixels = new Float32Array(PIXELS);
-    for (let y = 0; y < SIDE; y += 1) {
-      for (let x = 0; x < SIDE; x += 1) {
+    const dx = mass > 0 ? Math.round((W - 1) / 2 - mx / mass) : 0;
+    const dy = mass > 0 ? Math.round((H - 1) / 2 - my / mass) : 0;
+    const pixels = new Float32Array(H * W);
+    for (let y = 0; y < H; y += 1) {
+      for (let x = 0; x < W; x += 1) {
         const [sx, sy] = [x - dx, y - dy];
-        if (sx >= 0 && sx < SIDE && sy >= 0 && sy < SIDE) pixels[y * SIDE + x] = boxed[sy * SIDE + sx];
+        if (sx >= 0 && sx < W && sy >= 0 && sy < H) pixels[y * W + x] = boxed[sy * W + sx];
       }
     }
     return pixels;
@@ -205,8 +219,8 @@
       padPending = false;
       const pixels = padToInput();
       if (!pixels) return;
-      current = { pixels, digit: null };
-      const rendered = new ImageData(SIDE, SIDE);
+      current = { pixels, example: null };
+      const rendered = new ImageData(plan.width, plan.height);
       pixels.forEach((v, i) => rendered.data.set([v * 255, v * 255, v * 255, 255], i * 4));
       previewCtx.putImageData(rendered, 0, 0);
       await predict(pixels);
@@ -215,6 +229,7 @@
 
   function enableDrawing() {
     let last = null;
+    const stroke = () => Number(pad.dataset.scale) * Math.max(1.5, Math.min(plan.height, plan.width) / 14);
     const point = (event) => {
       const rect = pad.getBoundingClientRect();
       return [(event.clientX - rect.left) * (pad.width / rect.width), (event.clientY - rect.top) * (pad.height / rect.height)];
@@ -224,13 +239,13 @@
       last = point(event);
       padCtx.fillStyle = '#fff';
       padCtx.beginPath();
-      padCtx.arc(last[0], last[1], STROKE / 2, 0, 2 * Math.PI);
+      padCtx.arc(last[0], last[1], stroke() / 2, 0, 2 * Math.PI);
       padCtx.fill();
     });
     pad.addEventListener('pointermove', (event) => {
       if (!last) return;
       const next = point(event);
-      Object.assign(padCtx, { strokeStyle: '#fff', lineWidth: STROKE, lineCap: 'round', lineJoin: 'round' });
+      Object.assign(padCtx, { strokeStyle: '#fff', lineWidth: stroke(), lineCap: 'round', lineJoin: 'round' });
       padCtx.beginPath();
       padCtx.moveTo(...last);
       padCtx.lineTo(...next);
@@ -251,11 +266,12 @@
   function showRuntime(id, out) {
     const panel = $(id);
     const bars = panel.querySelector('[data-role=bars]');
-    bars.replaceChildren(...Array.from({ length: CLASSES }, (_, digit) => {
-      const p = out ? out.probabilities[digit] : 0;
+    bars.replaceChildren(...Array.from({ length: plan ? plan.classes : 0 }, (_, cls) => {
+      const p = out ? out.probabilities[cls] : 0;
       const li = document.createElement('li');
-      li.className = out && digit === out.top ? 'best' : '';
-      li.innerHTML = `<span>${digit}</span><span class="track"><span class="fill"></span></span><span class="value"></span>`;
+      li.className = out && cls === out.top ? 'best' : '';
+      li.innerHTML = '<span></span><span class="track"><span class="fill"></span></span><span class="value"></span>';
+      li.firstChild.textContent = String(cls);
       li.querySelector('.fill').style.width = `${(p * 100).toFixed(2)}%`;
       li.querySelector('.value').textContent = out ? `${(p * 100).toFixed(2)}%` : '';
       return li;
@@ -268,13 +284,14 @@
   function showResult(result) {
     showRuntime('tfjs', result.tfjs);
     showRuntime('onnx', result.onnx);
-    const agree = result.tfjs.top === result.onnx.top ? `both say <strong>${result.tfjs.top}</strong>` : '<strong>they disagree</strong>';
-    let text = `Lane ${result.lane}: ${agree}; max |TF.js &minus; ORT| = ${maxAbsDiff(result.tfjs.probabilities, result.onnx.probabilities).toExponential(1)}.`;
-    const reference = current?.digit?.reference?.[result.lane];
-    if (reference) {
-      text += ` MNIST test image #${current.digit.index} (label ${current.digit.label}): the Python ${result.lane} model says ${argmax(reference)};`
-        + ` max |&Delta;| TF.js ${maxAbsDiff(result.tfjs.probabilities, reference).toExponential(1)},`
-        + ` ORT ${maxAbsDiff(result.onnx.probabilities, reference).toExponential(1)}.`;
+    const agree = result.tfjs.top === result.onnx.top ? `both say class <strong>${result.tfjs.top}</strong>` : '<strong>they disagree</strong>';
+    let text = `${result.model}: ${agree}; max |TF.js &minus; ORT| = ${maxAbsDiff(result.tfjs.values, result.onnx.values).toExponential(1)}.`;
+    const example = current?.example;
+    if (example?.reference) {
+      const label = example.label === null ? '' : ` (label ${example.label})`;
+      text += ` Validation example #${example.index}${label}: the Python source model says ${argmax(example.reference)};`
+        + ` max |&Delta;| TF.js ${maxAbsDiff(result.tfjs.values, example.reference).toExponential(1)},`
+        + ` ORT ${maxAbsDiff(result.onnx.values, example.reference).toExponential(1)}.`;
     }
     $('compare').innerHTML = text;
   }
@@ -284,88 +301,99 @@
     setStatus(`Error: ${error.message ?? error}`, 'error');
   }
 
-  // --- lanes, test digits, public hook -------------------------------------------------------------------
-  async function setLane(lane) {
-    if (!demoLanes().includes(lane)) throw new Error(`unknown lane ${lane}; have ${demoLanes().join(', ')}`);
-    laneSelect.value = lane;
-    setStatus(`Loading the ${lane} models…`);
-    await modelsFor(lane);
+  // --- models, examples, public hook ---------------------------------------------------------------------
+  async function setModel(name) {
+    if (!demoModels().includes(name)) throw new Error(`no demo for model ${name}; have ${demoModels().join(', ')}`);
+    modelSelect.value = name;
+    setStatus(`Loading ${name}…`);
+    await modelsFor(name);
+    plan = modelEntry(name).demo;
+    sizeCanvases();
+    clearPad();
+    const url = plan.examples;
+    examples = url ? (await fetchJson(new URL(url, siteRoot)).catch(() => ({ items: [] }))).items : [];
+    renderExampleButtons();
     for (const id of ['tfjs', 'onnx']) {
-      const a = artifactOf(lane, id);
+      const a = artifactOf(name, id);
       const runtime = id === 'tfjs' ? `TF.js ${tf.version.tfjs}, ${tf.getBackend()} backend` : `onnxruntime-web ${ort.env.versions.web}, wasm`;
       $(id).querySelector('[data-role=meta]').textContent = `${a.url} (${(a.bytes / 1e3).toFixed(0)} kB) · ${runtime}`;
     }
-    setStatus(`Ready: lane ${lane}. Draw on the pad or load a test digit.`, 'ready');
+    setStatus(`Ready: ${name}, input ${plan.input} ${plan.height}×${plan.width}, ${plan.classes} classes. `
+      + 'Draw on the pad or load an example.', 'ready');
   }
 
   function toPixels(values) {
     const pixels = Float32Array.from(values);
-    if (pixels.length !== PIXELS) throw new Error(`expected ${PIXELS} pixel values, got ${pixels.length}`);
-    if (pixels.some((v) => !(v >= 0 && v <= 1))) throw new Error('pixel values must lie in [0, 1]');
+    if (pixels.length !== pixelCount(plan)) throw new Error(`expected ${pixelCount(plan)} values, got ${pixels.length}`);
+    if (pixels.some((v) => !(v >= 0 && v <= 1))) throw new Error('values must lie in [0, 1]');
     return pixels;
   }
 
-  function predictImage(values, lane, digit = null) {
-    const pixels = toPixels(values);
+  function predictImage(values, name, example = null) {
     return enqueue(async () => {
-      if (lane && lane !== laneSelect.value) await setLane(lane);
-      current = { pixels, digit };
+      if (name && name !== modelSelect.value) await setModel(name);
+      const pixels = toPixels(values);
+      current = { pixels, example };
       showOnCanvases(pixels);
       return predict(pixels);
     });
   }
 
-  function loadDigit(position, lane) {
-    const digit = digits[position];
-    if (!digit) throw new Error(`no test digit #${position}; digits.json has ${digits.length}`);
-    return predictImage(digit.pixels.map((v) => v / 255), lane, digit);
+  function loadExample(position, name) {
+    return enqueue(async () => {
+      if (name && name !== modelSelect.value) await setModel(name);
+      const example = examples[position];
+      if (!example) throw new Error(`no example #${position}; this model has ${examples.length}`);
+      const pixels = toPixels(example.values);
+      current = { pixels, example };
+      showOnCanvases(pixels);
+      return predict(pixels);
+    });
   }
 
-  function renderDigitButtons() {
-    $('digits').replaceChildren(...digits.map((d, position) => {
+  function renderExampleButtons() {
+    $('examples-label').hidden = examples.length === 0;
+    $('digits').replaceChildren(...examples.map((e, position) => {
       const button = document.createElement('button');
       button.type = 'button';
-      button.textContent = String(d.label);
-      button.title = `MNIST test image #${d.index}, label ${d.label}`;
-      button.dataset.position = String(position);
-      button.addEventListener('click', () => loadDigit(position).catch(showError));
+      button.textContent = e.label === null ? `#${e.index}` : String(e.label);
+      button.title = `validation example #${e.index}` + (e.label === null ? '' : `, label ${e.label}`);
+      button.addEventListener('click', () => loadExample(position).catch(showError));
       return button;
     }));
   }
 
   async function start() {
-    clearPad();
     index = await fetchJson(new URL('index.json', siteRoot));
-    for (const lane of index.lanes) {
-      for (const a of lane.artifacts) for (const f of a.files) integrity.set(new URL(f.url, siteRoot).href, hexToSri(f.sha256));
+    for (const m of index.models) {
+      for (const a of m.artifacts) for (const f of a.files) integrity.set(new URL(f.url, siteRoot).href, hexToSri(f.sha256));
     }
-    laneSelect.replaceChildren(...demoLanes().map((lane) => new Option(lane, lane)));
-    if (!laneSelect.options.length) throw new Error('index.json lists no lane with both tfjs and onnx artifacts');
+    modelSelect.replaceChildren(...demoModels().map((name) => new Option(name, name)));
+    if (!modelSelect.options.length) {
+      throw new Error('no model here fits the drawing demo (one grey image input, one classifier output, '
+        + 'tfjs and onnx artifacts); the download page says why for each');
+    }
     await initRuntimes();
-    digits = (await fetchJson('digits.json').catch(() => ({ images: [] }))).images;
-    renderDigitButtons();
     const params = new URLSearchParams(location.search);
-    await setLane(params.get('lane') ?? laneSelect.options[0].value);
-    laneSelect.disabled = false;
-    laneSelect.addEventListener('change', () => {
-      enqueue(async () => {
-        await setLane(laneSelect.value);
-        if (current) await predict(current.pixels);
-      }).catch(showError);
+    await setModel(params.get('model') ?? modelSelect.options[0].value);
+    modelSelect.disabled = false;
+    modelSelect.addEventListener('change', () => {
+      enqueue(() => setModel(modelSelect.value)).catch(showError);
     });
     $('clear').addEventListener('click', () => enqueue(clearPad));
     enableDrawing();
-    if (params.has('digit')) await loadDigit(Number(params.get('digit')));
+    if (params.has('example')) await loadExample(Number(params.get('example')));
   }
 
   const ready = start();
   ready.catch(showError);
   window.rosetta = {
     ready,
-    lanes: () => demoLanes(),
-    setLane: (lane) => enqueue(() => setLane(lane)),
-    predictImage: (pixels, lane) => ready.then(() => predictImage(pixels, lane)),
-    loadDigit: (position, lane) => ready.then(() => loadDigit(position, lane)),
+    models: () => demoModels(),
+    plan: () => plan,
+    setModel: (name) => enqueue(() => setModel(name)),
+    predictImage: (values, name) => ready.then(() => predictImage(values, name)),
+    loadExample: (position, name) => ready.then(() => loadExample(position, name)),
     lastInput: () => (current ? Array.from(current.pixels) : null),
     // resolves when every queued inference (drawing included) has finished, with the latest result
     idle: () => queue.then(() => lastResult),
