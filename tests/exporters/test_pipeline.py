@@ -1,24 +1,27 @@
-"""Failure handling: a failing converter leaves no half artifact, fails only its cells, and says why."""
+"""Failure handling: a failing converter leaves no half artifact, fails only its cells, and says why; a drifting
+runtime fails its gate with the numbers; an artifact that changes the input layout is refused."""
 import numpy as np
 import pytest
 
 from exporters import graph
-from exporters.pipeline import export_lane
-from models import lane
+from exporters.pipeline import check_layout, export_model
+from rosetta.api import split_examples
+from rosetta.sources import detect, infer_spec
+from tests.byom import user_models
 
 
 @pytest.fixture
-def torch_lane_dir(tmp_path):
-    """An untrained torch model is enough: parity compares each artifact with its own source."""
-    torch_lane = lane("torch")
-    torch_lane.save(torch_lane.build(), tmp_path / "torch")
-    return tmp_path
+def torch_model():
+    """A small NCHW torch classifier: parity compares each artifact with its own source."""
+    source = detect(user_models.torch_nchw_classifier(), "test")
+    spec, examples = infer_spec(source, "tiny", user_models.torch_nchw_examples(60))
+    return source, spec, split_examples(examples, None)
 
 
-def test_failing_converter_leaves_no_half_artifact_and_others_run(torch_lane_dir, train_split, test_split,
-                                                                  monkeypatch):
-    (torch_lane_dir / "torch" / "torchscript").mkdir()
-    (torch_lane_dir / "torch" / "torchscript" / "model.pt").write_bytes(b"previous good artifact")
+def test_failing_converter_leaves_no_half_artifact_and_others_run(torch_model, tmp_path, monkeypatch):
+    source, spec, examples = torch_model
+    (tmp_path / "tiny" / "torchscript").mkdir(parents=True)
+    (tmp_path / "tiny" / "torchscript" / "model.pt").write_bytes(b"previous good artifact")
 
     def half_written_then_crash(src, dst, ctx):
         dst.write_bytes(b"partial")
@@ -30,25 +33,44 @@ def test_failing_converter_leaves_no_half_artifact_and_others_run(torch_lane_dir
         return (half_written_then_crash if self.dst == "torchscript" else real_convert.__get__(self))(src, dst, ctx)
 
     monkeypatch.setattr(graph.Edge, "convert", convert)
-    entries = export_lane("torch", ["onnx", "torchscript", "pt2"], torch_lane_dir, train_split.head(100),
-                          test_split.head(500), log=lambda e: None)
+    entries = export_model(source, spec, ["onnx", "torchscript", "pt2"], tmp_path, examples, log=lambda e: None)
     status = {e["format"]: e["status"] for e in entries}
     assert status == {"onnx": "ok", "torchscript": "failed", "pt2": "ok"}
     failed = next(e for e in entries if e["format"] == "torchscript")
     assert "converter exploded" in failed["error"]
     # The previous artifact is untouched and no temp dirs are left behind.
-    assert (torch_lane_dir / "torch" / "torchscript" / "model.pt").read_bytes() == b"previous good artifact"
-    assert not [p for p in (torch_lane_dir / "torch").iterdir() if p.name.startswith(".")]
+    assert (tmp_path / "tiny" / "torchscript" / "model.pt").read_bytes() == b"previous good artifact"
+    assert not [p for p in (tmp_path / "tiny").iterdir() if p.name.startswith(".")]
 
 
-def test_drifting_runtime_fails_the_gate_with_the_numbers(torch_lane_dir, train_split, test_split, monkeypatch):
+def test_drifting_runtime_fails_the_gate_with_the_numbers(torch_model, tmp_path, monkeypatch):
     from exporters.runtimes import RUNTIMES, Runtime
 
+    source, spec, examples = torch_model
     original = RUNTIMES["onnx"]
-    drifting = Runtime(original.name, original.distribution, None, original.signature,
-                       batch_run=lambda path, images: original.run(path, images) + np.float32(1e-4))
-    monkeypatch.setitem(RUNTIMES, "onnx", drifting)
-    (entry,) = export_lane("torch", ["onnx"], torch_lane_dir, train_split.head(100), test_split.head(500),
-                           log=lambda e: None)
+
+    def drift(path, spec_, inputs):
+        return {k: v + np.float32(1e-4) for k, v in original.run(path, spec_, inputs).items()}
+    monkeypatch.setitem(RUNTIMES, "onnx", Runtime(original.name, original.distribution, None, original.signature,
+                                                  batch_run=drift))
+    (entry,) = export_model(source, spec, ["onnx"], tmp_path, examples, log=lambda e: None)
     assert entry["status"] == "gate-failed"
     assert entry["parity"]["failures"][0].startswith("max_abs_diff 0.0001")
+
+
+def test_a_transposed_input_is_refused_not_shipped(torch_model):
+    _, spec, _ = torch_model
+    check_layout(spec, {"inputs": [{"name": "image", "shape": [None, 3, 16, 16]}]})
+    with pytest.raises(ValueError, match=r"takes shape \[None, 16, 16, 3\], the source \[-1, 3, 16, 16\] "
+                                         r"\(layout NCHW not preserved\)"):
+        check_layout(spec, {"inputs": [{"name": "image", "shape": [None, 16, 16, 3]}]})
+
+
+def test_calibration_rows_are_never_validation_rows():
+    examples = {"x": np.arange(100, dtype=np.float32)[:, None]}
+    split = split_examples(examples, np.arange(100))
+    calib, valid = split.calibration["x"][:, 0], split.validation["x"][:, 0]
+    assert len(calib) == 20 and len(valid) == 80 and not set(calib) & set(valid)
+    assert (split.labels == valid).all()
+    small = split_examples({"x": examples["x"][:5]}, None)
+    assert len(small.validation["x"]) == len(small.calibration["x"]) == 5 and "use all of them" in small.split
