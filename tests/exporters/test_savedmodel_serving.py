@@ -1,37 +1,43 @@
-"""The SavedModels as TF Serving will call them: tag `serve`, `serving_default`, and its warm-up records."""
+"""The SavedModels as TF Serving will call them: tag `serve`, `serving_default` with the spec's tensor names,
+and warm-up records that replay."""
+import json
+
 import numpy as np
 import pytest
 
-from exporters.pipeline import SOURCE_PROBABILITIES
-from rosetta import contract
+from exporters.pipeline import SOURCE_OUTPUTS
+from rosetta.spec import ModelSpec
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("lane", contract.LANES)
-def test_serving_signature_and_warmup(artifacts_dir, test_split, lane):
+def test_serving_signature_and_warmup(artifacts_dir, test_split):
     import tensorflow as tf
     from tensorflow_serving.apis import prediction_log_pb2
 
-    version_dir = artifacts_dir / lane / "savedmodel" / f"mnist-{lane}" / "1"
-    loaded = tf.saved_model.load(str(version_dir), tags=["serve"])
-    fn = loaded.signatures["serving_default"]
-    (_, inputs), outputs = fn.structured_input_signature, fn.structured_outputs
-    assert list(inputs) == [contract.INPUT_NAME] and list(outputs) == [contract.OUTPUT_NAME]
-    assert inputs["images"].shape.as_list() == [None, 28, 28] and inputs["images"].dtype == tf.float32
-    assert outputs["probabilities"].shape.as_list() == [None, 10]
+    entries = [e for e in json.loads((artifacts_dir / "manifest.json").read_text())["artifacts"]
+               if e["format"] == "savedmodel"]
+    assert len(entries) == 6
+    for e in entries:
+        spec = ModelSpec.from_json(e["spec"])
+        version_dir = artifacts_dir / e["path"]
+        assert version_dir.parts[-2:] == (e["model_name"], "1")  # TF Serving layout: <model>/<version>/
+        fn = tf.saved_model.load(str(version_dir), tags=["serve"]).signatures["serving_default"]
+        (_, inputs), outputs = fn.structured_input_signature, fn.structured_outputs
+        assert list(inputs) == spec.input_names and list(outputs) == spec.output_names
+        for t in spec.inputs:
+            assert inputs[t.name].shape.as_list() == list(t.static_shape) and inputs[t.name].dtype == t.dtype
+        (x_name,), (y_name,) = spec.input_names, spec.output_names
+        probs = fn(**{x_name: tf.constant(test_split.images[:64])})[y_name].numpy()
+        with np.load(artifacts_dir / e["model_name"] / SOURCE_OUTPUTS) as source:
+            assert np.abs(probs - source[y_name][:64]).max() <= 1e-5
 
-    probs = fn(images=tf.constant(test_split.images[:64]))["probabilities"].numpy()
-    source = np.load(artifacts_dir / lane / SOURCE_PROBABILITIES)[:64]
-    assert np.abs(probs - source).max() <= 1e-5
-
-    records = list(tf.data.TFRecordDataset(str(version_dir / "assets.extra" / "tf_serving_warmup_requests")))
-    assert len(records) >= 1
-    for raw in records:
-        log = prediction_log_pb2.PredictionLog.FromString(raw.numpy())
-        request = log.predict_log.request
-        assert request.model_spec.name == f"mnist-{lane}"
-        assert request.model_spec.signature_name == "serving_default"
-        batch = tf.make_ndarray(request.inputs["images"])
-        assert batch.shape[1:] == (28, 28) and batch.dtype == np.float32
-        fn(images=tf.constant(batch))  # replayable exactly as TF Serving will at load
+        records = list(tf.data.TFRecordDataset(str(version_dir / "assets.extra" / "tf_serving_warmup_requests")))
+        assert len(records) == 2
+        for raw in records:
+            request = prediction_log_pb2.PredictionLog.FromString(raw.numpy()).predict_log.request
+            assert request.model_spec.name == e["model_name"]
+            assert request.model_spec.signature_name == "serving_default"
+            batch = tf.make_ndarray(request.inputs[x_name])
+            assert batch.shape[1:] == spec.inputs[0].shape[1:] and batch.dtype == np.float32
+            fn(**{x_name: tf.constant(batch)})  # replayable exactly as TF Serving will at load
