@@ -10,7 +10,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.tfserving import image
+from serving.tfserving import config, image
 
 SCRIPT = Path(__file__).with_name("savedmodel_check.py")
 CLASSIFIER_KINDS = ("probabilities", "logits")
@@ -30,11 +30,11 @@ class Model:
 
 def served(staged: Path) -> dict[str, Path]:
     """model name -> version directory, as the staged models.config tells TF Serving (base_path under /models)."""
-    config = text_format.Parse((staged / "models.config").read_text(), model_server_config_pb2.ModelServerConfig())
+    parsed = text_format.Parse((staged / "models.config").read_text(), model_server_config_pb2.ModelServerConfig())
     out = {}
-    for c in config.model_config_list.config:
+    for c in parsed.model_config_list.config:
         (version,) = c.model_version_policy.specific.versions
-        out[c.name] = staged / Path(c.base_path).relative_to("/models") / str(version)
+        out[c.name] = staged / Path(c.base_path).relative_to(config.MOUNT) / str(version)
     return out
 
 
