@@ -6,6 +6,7 @@ VENV_STAMP := $(VENV)/.installed
 NODE_STAMP := js/node_modules/.installed
 
 include k8s/k8s.mk
+include serving/tfserving/tfserving.mk
 
 .PHONY: help venv node export train site chromium test test-fast bench serve bench-serve clean
 
@@ -40,6 +41,7 @@ train: venv
 export: venv node
 	$(BIN)/rosetta train
 	$(BIN)/rosetta export
+	$(MAKE) tfserving-stage
 	$(BIN)/python -m web.site --artifacts artifacts --out artifacts/site
 
 site: venv node
@@ -49,7 +51,7 @@ site: venv node
 chromium:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-test: venv node chromium k8s-check
+test: venv node chromium k8s-check tfserving-venv
 	$(BIN)/pytest
 
 test-fast: venv node

@@ -10,7 +10,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS = ("mnist-keras", "mnist-torch", "mnist-jax")
 EXPECTED = {
     "dev": {"namespace": "rosetta-dev", "replicas": 1},
     "prod": {"namespace": "rosetta", "replicas": 3},
@@ -21,9 +20,10 @@ SERVERS = {
         "image": "rosetta/tfserving",
         "ports": {"grpc": 8500, "http": 8501},
         "probes": {
-            "startupProbe": ("/v1/models/mnist-keras", 8501),
-            "readinessProbe": ("/v1/models/mnist-keras", 8501),
-            "livenessProbe": ("/v1/models/mnist-keras", 8501),
+            # Model-agnostic: TF Serving opens its ports only once every configured model is loaded.
+            "startupProbe": ("/monitoring/prometheus/metrics", 8501),
+            "readinessProbe": ("/monitoring/prometheus/metrics", 8501),
+            "livenessProbe": ("/monitoring/prometheus/metrics", 8501),
         },
     },
     "onnx-server": {
@@ -36,7 +36,8 @@ SERVERS = {
         },
     },
 }
-TFSERVING_CONFIGS = ("models.config", "batching.config", "monitoring.config")
+# models.config is generated with the models and baked into the image (serving/tfserving/config.py).
+TFSERVING_CONFIGS = ("batching.config", "monitoring.config")
 
 
 def kubectl() -> str:
@@ -210,11 +211,8 @@ def test_tfserving_reads_the_generated_configs(docs):
     assert sorted(configmap["data"]) == sorted(TFSERVING_CONFIGS)
     for f in TFSERVING_CONFIGS:
         assert any(arg.endswith(f"=/etc/tfserving/{f}") for arg in c["args"]), f
-    assert "--enable_batching" in c["args"]
-
-    models = configmap["data"]["models.config"]
-    assert re.findall(r'name:\s*"([^"]+)"', models) == list(MODELS)
-    assert re.findall(r'base_path:\s*"([^"]+)"', models) == [f"/models/{m}" for m in MODELS]
+    assert "--enable_batching=true" in c["args"]
+    assert "--model_config_file=/models/models.config" in c["args"]  # from the image, beside its models
     assert 'path: "/monitoring/prometheus/metrics"' in configmap["data"]["monitoring.config"]
     assert "max_execution_batch_size { value: 256 }" in configmap["data"]["batching.config"]
 
@@ -224,6 +222,7 @@ def test_kserve_variant_renders_both_inference_services():
     assert sorted(services) == ["mnist-keras", "mnist-onnx"]
     tf = services["mnist-keras"]["spec"]["predictor"]["model"]
     assert tf["modelFormat"]["name"] == "tensorflow" and tf["storageUri"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", tf["runtimeVersion"])  # the TF Serving image tag, pinned
     (onnx,) = services["mnist-onnx"]["spec"]["predictor"]["containers"]
     assert onnx["image"] == "rosetta/onnx-server:0.1.0"
     assert onnx["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"

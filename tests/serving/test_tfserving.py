@@ -1,7 +1,9 @@
-"""TF Serving: its three config files parse as TF Serving's protos and match the Dockerfile; against a live
-TF Serving (TFSERVING_REST_URL / TFSERVING_GRPC_TARGET, e.g. the compose services) every lane's SavedModel
-answers like its source model over REST :predict and gRPC PredictionService.Predict."""
+"""TF Serving: its configs parse as TF Serving's protos; models.config is generated from the export manifest and
+the SavedModels staged beside it; every staged SavedModel runs in the TensorFlow release the image is built on
+and answers like its source; against a live TF Serving (TFSERVING_REST_URL / TFSERVING_GRPC_TARGET, e.g. the
+compose services) every served model answers like its source over REST :predict and gRPC Predict."""
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -14,10 +16,11 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from serving.tfserving import config, image, runtime_check
+
 ROOT = Path(__file__).resolve().parents[2]
 TFS = ROOT / "serving" / "tfserving"
 PROTOS = Path(__file__).with_name("protos")
-LANES = ["keras", "torch", "jax"]
 REST_URL = os.environ.get("TFSERVING_REST_URL")
 GRPC_TARGET = os.environ.get("TFSERVING_GRPC_TARGET")
 NO_ENDPOINT = "no TF Serving endpoint configured: set {} (e.g. {}) to run against a live TF Serving"
@@ -43,90 +46,249 @@ def tfs_protos(tmp_path_factory):
     return modules
 
 
-def _parse(path: Path, message):
-    return text_format.Parse(path.read_text(), message)
-
-
-def test_models_config_serves_each_lane_pinned_to_version_1():
-    config = _parse(TFS / "models.config", model_server_config_pb2.ModelServerConfig())
-    models = {c.name: c for c in config.model_config_list.config}
-    assert sorted(models) == sorted(f"mnist-{lane}" for lane in LANES)
-    for name, c in models.items():
-        assert c.base_path == f"/models/{name}" and c.model_platform == "tensorflow"
-        assert list(c.model_version_policy.specific.versions) == [1]
+def _parse(text: str, message):
+    return text_format.Parse(text, message)
 
 
 def test_batching_config_is_valid_batching_parameters(tfs_protos):
-    params = _parse(TFS / "batching.config", tfs_protos["session_bundle_config_pb2"].BatchingParameters())
+    params = _parse((TFS / "batching.config").read_text(), tfs_protos["session_bundle_config_pb2"].BatchingParameters())
     assert params.max_batch_size.value == 1024  # the ORT server's per-request row limit too
     assert params.enable_large_batch_splitting.value and params.max_execution_batch_size.value <= 1024
     assert params.batch_timeout_micros.value <= 5000 and params.num_batch_threads.value >= 1
 
 
 def test_monitoring_config_exposes_prometheus(tfs_protos):
-    config = _parse(TFS / "monitoring.config", tfs_protos["monitoring_config_pb2"].MonitoringConfig())
-    assert config.prometheus_config.enable
-    assert config.prometheus_config.path == "/monitoring/prometheus/metrics"
+    config_ = _parse((TFS / "monitoring.config").read_text(), tfs_protos["monitoring_config_pb2"].MonitoringConfig())
+    assert config_.prometheus_config.enable
+    assert config_.prometheus_config.path == "/monitoring/prometheus/metrics"
 
 
-def test_every_base_path_is_copied_from_its_lanes_savedmodel_and_configs_land_in_etc():
+# --- models.config generated from the manifest, SavedModels staged beside it -------------------------------
+
+def _spec(name: str, inputs=("x",), outputs=(("y", "probabilities"),)) -> dict:
+    return {"name": name,
+            "inputs": [{"name": i, "datatype": "FP32", "shape": [-1, 3]} for i in inputs],
+            "outputs": [{"name": o, "datatype": "FP32", "shape": [-1, 2], "kind": kind} for o, kind in outputs]}
+
+
+def _entry(name: str, fmt: str = "savedmodel", status: str = "ok", version: int = 1, path: str | None = None):
+    return {"model_name": name, "lane": "x", "format": fmt, "version": version, "spec": _spec(name),
+            "status": status, "path": path if path is not None else f"{name}/savedmodel/{name}/{version}"}
+
+
+def _fake_export(tmp_path: Path, entries: list[dict]) -> Path:
+    """An export dir with the manifest and, per ok SavedModel entry, a version dir holding its files."""
+    artifacts = tmp_path / "artifacts"
+    for e in entries:
+        if e["format"] == "savedmodel" and e["status"] == "ok":
+            d = artifacts / e["path"]
+            d = d if d.name == str(e["version"]) else d / str(e["version"])
+            (d / "variables").mkdir(parents=True)
+            (d / "saved_model.pb").write_bytes(b"graph of " + e["model_name"].encode())
+            (d / "variables" / "variables.index").write_bytes(b"index")
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / "manifest.json").write_text(json.dumps({"schema_version": 2, "artifacts": entries}))
+    return artifacts
+
+
+def test_models_config_has_one_entry_per_ok_savedmodel_and_parses_as_model_server_config():
+    entries = [_entry("zeta"), _entry("alpha", version=3), _entry("beta", status="gate-failed"),
+               _entry("gamma", fmt="onnx", path="gamma/onnx/model.onnx"), _entry("delta", status="failed")]
+    text = config.models_config(config.served_entries({"schema_version": 2, "artifacts": entries}))
+    parsed = _parse(text, model_server_config_pb2.ModelServerConfig())
+    got = [(c.name, c.base_path, c.model_platform, list(c.model_version_policy.specific.versions))
+           for c in parsed.model_config_list.config]
+    assert got == [("alpha", "/models/alpha", "tensorflow", [3]), ("zeta", "/models/zeta", "tensorflow", [1])]
+
+
+def test_models_config_quotes_names_for_the_text_format():
+    text = config.models_config([_entry('we"ird\\name')])
+    (c,) = _parse(text, model_server_config_pb2.ModelServerConfig()).model_config_list.config
+    assert c.name == 'we"ird\\name' and c.base_path == '/models/we"ird\\name'
+
+
+@pytest.mark.parametrize("entries, message", [
+    ([_entry("a", status="gate-failed")], "no ok savedmodel entry"),
+    ([_entry("a"), {**_entry("a"), "lane": "y"}], "more than one ok savedmodel entry for ['a']"),
+])
+def test_served_entries_rejects_what_cannot_be_served(entries, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        config.served_entries({"schema_version": 2, "artifacts": entries})
+
+
+def test_served_entries_rejects_a_v1_manifest():
+    with pytest.raises(ValueError, match="schema_version 1"):
+        config.served_entries({"schema_version": 1, "artifacts": []})
+
+
+def test_stage_writes_the_config_and_each_savedmodel_in_tf_serving_layout(tmp_path):
+    entries = [_entry("m-one"), _entry("m-two", version=2, path="m-two/savedmodel/m-two"),
+               _entry("m-three", status="gate-failed")]
+    artifacts = _fake_export(tmp_path, entries)
+    out = tmp_path / "stage"
+    (out / "stale").mkdir(parents=True)  # a previous stage's leftovers must not survive
+    assert config.stage(artifacts, out) == ["m-one", "m-two"]
+    assert sorted(p.name for p in out.iterdir()) == ["m-one", "m-two", "models.config"]
+    assert (out / "m-one" / "1" / "saved_model.pb").read_bytes() == b"graph of m-one"
+    assert (out / "m-two" / "2" / "variables" / "variables.index").is_file()
+    assert runtime_check.served(out) == {"m-one": out / "m-one" / "1", "m-two": out / "m-two" / "2"}
+
+
+def test_stage_fails_clearly_when_a_savedmodel_is_missing_and_keeps_the_old_stage(tmp_path):
+    artifacts = _fake_export(tmp_path, [_entry("m-one")])
+    (artifacts / "m-one/savedmodel/m-one/1/saved_model.pb").unlink()
+    out = tmp_path / "stage"
+    out.mkdir()
+    (out / "models.config").write_text("previous")
+    with pytest.raises(FileNotFoundError, match="m-one: no saved_model.pb"):
+        config.stage(artifacts, out)
+    assert (out / "models.config").read_text() == "previous"
+
+
+def test_cli_stages_and_reports_errors(tmp_path, capsys):
+    artifacts = _fake_export(tmp_path, [_entry("m-one")])
+    assert config.main(["--artifacts", str(artifacts), "--out", str(tmp_path / "s")]) == 0
+    assert "m-one" in capsys.readouterr().out
+    assert config.main(["--artifacts", str(tmp_path / "nowhere"), "--out", str(tmp_path / "s2")]) == 1
+    assert "manifest.json" in capsys.readouterr().err
+
+
+def test_dockerfile_copies_the_staged_directory_and_points_the_server_at_its_config():
     dockerfile = (TFS / "Dockerfile").read_text()
-    copies = dict(re.findall(r"^COPY (artifacts/\S+) (/models/\S+)$", dockerfile, re.M))
-    config = _parse(TFS / "models.config", model_server_config_pb2.ModelServerConfig())
-    for c in config.model_config_list.config:
-        lane = c.name.removeprefix("mnist-")
-        assert copies.get(f"artifacts/{lane}/savedmodel/{c.name}/") == f"{c.base_path}/", c.name
-    assert re.search(r"^FROM tensorflow/serving:\d+\.\d+\.\d+$", dockerfile, re.M)
-    assert "COPY serving/tfserving/models.config serving/tfserving/batching.config " \
-           "serving/tfserving/monitoring.config /etc/tfserving/" in dockerfile
-    for flag in ("--model_config_file=/etc/tfserving/models.config",
-                 "--batching_parameters_file=/etc/tfserving/batching.config",
+    assert re.findall(r"^COPY (\S+) /models/$", dockerfile, re.M) == ["artifacts/tfserving/"]
+    assert "COPY serving/tfserving/batching.config serving/tfserving/monitoring.config /etc/tfserving/" in dockerfile
+    flags = image.server_flags()
+    assert f"--model_config_file={config.MOUNT}/models.config" in flags
+    for flag in ("--batching_parameters_file=/etc/tfserving/batching.config",
                  "--monitoring_config_file=/etc/tfserving/monitoring.config", "--enable_batching=true"):
-        assert flag in dockerfile
+        assert flag in flags
+    assert "!artifacts/tfserving/" in (TFS / "Dockerfile.dockerignore").read_text().splitlines()
 
 
-def _source(artifacts_dir: Path, lane: str) -> np.ndarray:
-    return np.load(artifacts_dir / lane / "source_probabilities.npy")
+# --- every staged SavedModel runs in the image's TensorFlow ------------------------------------------------
+
+def test_failures_judges_load_errors_tolerance_argmax_and_xla():
+    models = [runtime_check.Model(n, Path(n), Path("i"), Path("e"), ("p",)) for n in ("ok", "far", "xla", "bad")]
+    out = {"p": {"max_abs_diff": 1e-6, "argmax_agreement": 1.0}, "aux": {"max_abs_diff": 0.0, "argmax_agreement": None}}
+    report = {"tensorflow": "2.20.0", "models": {
+        "ok": {"loaded": True, "ops": ["MatMul"], "outputs": out},
+        "far": {"loaded": True, "ops": ["MatMul"], "outputs": {"p": {"max_abs_diff": 2e-5, "argmax_agreement": 0.999}}},
+        "xla": {"loaded": True, "ops": ["XlaCallModule"], "outputs": out},
+        "bad": {"loaded": False, "error": "NotFoundError: Op type not registered"}}}
+    problems = runtime_check.failures(report, models, server_flags=[])
+    assert problems == ["far/p: max|diff| 2e-05 > 1e-05", "far/p: argmax agreement 99.9000% < 100%",
+                        f"xla: uses ['XlaCallModule'], which TF Serving runs only with {image.XLA_FLAG}",
+                        "bad: does not load/run in TF 2.20.0: NotFoundError: Op type not registered"]
+    assert runtime_check.failures(report, models[2:3], server_flags=[image.XLA_FLAG]) == []
 
 
-def _check_against_source(served: np.ndarray, source: np.ndarray) -> None:
-    assert served.shape == source.shape
-    assert np.abs(served - source).max() <= 1e-5
-    assert (served.argmax(1) == source.argmax(1)).all()
+@pytest.fixture(scope="session")
+def image_python() -> Path:
+    """The side venv's python with tensorflow-cpu of the image's release (`make tfserving-venv`; cached)."""
+    done = subprocess.run(["make", "-s", "tfserving-venv"], cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    assert done.returncode == 0, f"make tfserving-venv failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+    python = image.side_venv() / "bin" / "python"
+    assert python.is_file(), f"make tfserving-venv did not create {python}: Makefile and image.py disagree"
+    return python
 
 
-@pytest.mark.slow
+def _validation_inputs(artifacts: Path, entry: dict, test_split, workdir: Path) -> Path:
+    """The exporter's validation inputs (<model>/validation_inputs.npz, one array per input) when it wrote them;
+    for a built-in model without them, the MNIST test images its source_outputs.npz were computed on."""
+    own = artifacts / entry["model_name"] / "validation_inputs.npz"
+    if own.is_file():
+        return own
+    if len(entry["spec"]["inputs"]) != 1:
+        pytest.fail(f"{own} is missing: only built-in models (one input, MNIST) may go without it")
+    (tensor,) = entry["spec"]["inputs"]
+    path = workdir / f"{entry['model_name']}-inputs.npz"
+    np.savez(path, **{tensor["name"]: test_split.images.astype(np.float32)})
+    return path
+
+
+def test_every_staged_savedmodel_runs_in_the_images_tensorflow_like_its_source(
+        artifacts_dir, test_split, image_python, tmp_path):
+    staged = tmp_path / "tfserving"
+    config.stage(artifacts_dir, staged)
+    entries = {e["model_name"]: e
+               for e in config.served_entries(json.loads((artifacts_dir / "manifest.json").read_text()))}
+    models = [runtime_check.Model(name, version_dir, _validation_inputs(artifacts_dir, entries[name], test_split,
+                                                                         tmp_path),
+                                  artifacts_dir / name / "source_outputs.npz",
+                                  runtime_check.classifier_outputs(entries[name]["spec"]))
+              for name, version_dir in runtime_check.served(staged).items()]
+    assert models
+    report = runtime_check.run(image_python, models, tmp_path)
+    assert report["tensorflow"] == image.tensorflow_version()
+    assert runtime_check.failures(report, models, image.server_flags()) == []
+
+
+# --- a live TF Serving --------------------------------------------------------------------------------------
+
+def _served_models(artifacts_dir: Path) -> list[dict]:
+    return config.served_entries(json.loads((artifacts_dir / "manifest.json").read_text()))
+
+
+def _inputs_and_expected(artifacts_dir: Path, entry: dict, test_split, tmp_path: Path):
+    with np.load(_validation_inputs(artifacts_dir, entry, test_split, tmp_path)) as f:
+        inputs = {k: f[k] for k in f.files}
+    with np.load(artifacts_dir / entry["model_name"] / "source_outputs.npz") as f:
+        expected = {k: f[k] for k in f.files}
+    return inputs, expected
+
+
+def _check_against_source(served: dict[str, np.ndarray], expected: dict[str, np.ndarray], spec: dict) -> None:
+    classifiers = runtime_check.classifier_outputs(spec)
+    for name, want in expected.items():
+        got = served[name]
+        assert got.shape == want.shape, name
+        assert np.abs(got - want).max() <= runtime_check.TOLERANCE, name
+        if name in classifiers:
+            assert (got.argmax(-1) == want.argmax(-1)).all(), name
+
+
+def _rows(inputs: dict[str, np.ndarray]) -> int:
+    return len(next(iter(inputs.values())))
+
+
 @pytest.mark.skipif(not REST_URL, reason=NO_ENDPOINT.format("TFSERVING_REST_URL", "http://127.0.0.1:8501"))
-@pytest.mark.parametrize("lane", LANES)
-def test_live_tfserving_rest_predict_matches_source(artifacts_dir, test_split, lane):
-    out = []
-    with httpx.Client(base_url=REST_URL, timeout=60) as http:
-        assert http.get(f"/v1/models/mnist-{lane}").json()["model_version_status"][0]["state"] == "AVAILABLE"
-        for i in range(0, len(test_split.images), 500):
-            r = http.post(f"/v1/models/mnist-{lane}:predict",
-                          json={"instances": test_split.images[i:i + 500].tolist()})
-            assert r.status_code == 200, r.text[:300]
-            out.append(np.asarray(r.json()["predictions"], np.float32))
-    _check_against_source(np.concatenate(out), _source(artifacts_dir, lane))
+def test_live_tfserving_rest_predict_matches_source(artifacts_dir, test_split, tmp_path):
+    for entry in _served_models(artifacts_dir):
+        name = entry["model_name"]
+        inputs, expected = _inputs_and_expected(artifacts_dir, entry, test_split, tmp_path)
+        parts: dict[str, list] = {}
+        with httpx.Client(base_url=REST_URL, timeout=60) as http:
+            assert http.get(f"/v1/models/{name}").json()["model_version_status"][0]["state"] == "AVAILABLE"
+            for i in range(0, _rows(inputs), 500):
+                # Columnar "inputs" keyed by name: any number of inputs; "outputs" is then a dict by name.
+                r = http.post(f"/v1/models/{name}:predict",
+                              json={"inputs": {k: v[i:i + 500].tolist() for k, v in inputs.items()}})
+                assert r.status_code == 200, r.text[:300]
+                outputs = r.json()["outputs"]
+                outputs = outputs if isinstance(outputs, dict) else {next(iter(expected)): outputs}
+                for k, v in outputs.items():
+                    parts.setdefault(k, []).append(np.asarray(v, np.float32))
+        _check_against_source({k: np.concatenate(v) for k, v in parts.items()}, expected, entry["spec"])
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(not GRPC_TARGET, reason=NO_ENDPOINT.format("TFSERVING_GRPC_TARGET", "127.0.0.1:8500"))
-@pytest.mark.parametrize("lane", LANES)
-def test_live_tfserving_grpc_predict_matches_source(artifacts_dir, test_split, lane):
+def test_live_tfserving_grpc_predict_matches_source(artifacts_dir, test_split, tmp_path):
     import grpc
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-    out = []
     with grpc.insecure_channel(GRPC_TARGET, options=[("grpc.max_receive_message_length", 64 << 20)]) as channel:
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        for i in range(0, len(test_split.images), 500):
-            request = predict_pb2.PredictRequest()
-            request.model_spec.name = f"mnist-{lane}"
-            request.model_spec.signature_name = "serving_default"
-            request.inputs["images"].CopyFrom(tf.make_tensor_proto(test_split.images[i:i + 500]))
-            response = stub.Predict(request, timeout=60)
-            key = "probabilities" if "probabilities" in response.outputs else next(iter(response.outputs))
-            out.append(tf.make_ndarray(response.outputs[key]).astype(np.float32))
-    _check_against_source(np.concatenate(out), _source(artifacts_dir, lane))
+        for entry in _served_models(artifacts_dir):
+            inputs, expected = _inputs_and_expected(artifacts_dir, entry, test_split, tmp_path)
+            parts: dict[str, list] = {}
+            for i in range(0, _rows(inputs), 500):
+                request = predict_pb2.PredictRequest()
+                request.model_spec.name = entry["model_name"]
+                request.model_spec.signature_name = "serving_default"
+                for k, v in inputs.items():
+                    request.inputs[k].CopyFrom(tf.make_tensor_proto(v[i:i + 500]))
+                response = stub.Predict(request, timeout=60)
+                for k in expected:
+                    parts.setdefault(k, []).append(tf.make_ndarray(response.outputs[k]).astype(np.float32))
+            _check_against_source({k: np.concatenate(v) for k, v in parts.items()}, expected, entry["spec"])
