@@ -54,5 +54,6 @@ class MalformedMessageInterceptor(aio.ServerInterceptor):
                                     f"{request.error}")
             return await inner(request, context)
 
-        return grpc.unary_unary_rpc_method_handler(checked, request_deserializer=_tolerant(handler.request_deserializer),
+        return grpc.unary_unary_rpc_method_handler(checked,
+                                                   request_deserializer=_tolerant(handler.request_deserializer),
                                                    response_serializer=handler.response_serializer)

@@ -14,6 +14,8 @@ from serving.tools.clients import JSON, TfRest, V2Grpc, V2Rest, example_inputs
 from tests.serving.conftest import MODELS
 from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 
+Tensor = pb.ModelInferRequest.InferInputTensor
+
 
 @pytest.fixture(scope="module")
 def http(server):
@@ -161,10 +163,11 @@ def test_request_id_is_echoed_and_grpc_contents_form_works(http, stub):
     body = json.loads(V2Rest.encode(x))
     body["id"] = "abc-123"
     assert http.post(V2Rest.path(MULTI_IO.name), json=body).json()["id"] == "abc-123"
-    tensors = [pb.ModelInferRequest.InferInputTensor(name="sequence", datatype="FP32", shape=list(x["sequence"].shape),
-                                                     contents=pb.InferTensorContents(fp32_contents=x["sequence"].ravel())),
-               pb.ModelInferRequest.InferInputTensor(name="token_ids", datatype="INT64", shape=[2, 3],
-                                                     contents=pb.InferTensorContents(int64_contents=x["token_ids"].ravel()))]
+    contents = pb.InferTensorContents
+    tensors = [Tensor(name="sequence", datatype="FP32", shape=list(x["sequence"].shape),
+                      contents=contents(fp32_contents=x["sequence"].ravel())),
+               Tensor(name="token_ids", datatype="INT64", shape=[2, 3],
+                      contents=contents(int64_contents=x["token_ids"].ravel()))]
     out = V2Grpc.decode(stub.ModelInfer(pb.ModelInferRequest(model_name=MULTI_IO.name, inputs=tensors)))
     _same(out, V2Grpc.decode(stub.ModelInfer(V2Grpc.encode(MULTI_IO.name, x))))
     np.testing.assert_array_equal(out["doubled_ids"], x["token_ids"] * 2)

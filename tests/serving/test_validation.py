@@ -103,9 +103,8 @@ def test_tf_predict_body_forms_one_input(doc, row):
 
 
 def test_tf_predict_body_forms_several_inputs():
-    rows, row_format = parse_predict_body(orjson.dumps({"instances": [{"sequence": [[1] * 4], "token_ids": [1, 2, 3]},
-                                                                      {"token_ids": [4, 5, 6], "sequence": [[2] * 4]}]}),
-                                          MULTI_IO)
+    instances = [{"sequence": [[1] * 4], "token_ids": [1, 2, 3]}, {"token_ids": [4, 5, 6], "sequence": [[2] * 4]}]
+    rows, row_format = parse_predict_body(orjson.dumps({"instances": instances}), MULTI_IO)
     assert row_format and rows == {"sequence": [[[1] * 4], [[2] * 4]], "token_ids": [[1, 2, 3], [4, 5, 6]]}
     columns, row_format = parse_predict_body(orjson.dumps({"inputs": rows}), MULTI_IO)
     assert not row_format and columns == rows
