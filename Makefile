@@ -64,7 +64,7 @@ serve: venv
 	$(BIN)/rosetta serve
 
 bench-serve: venv
-	$(BIN)/python -m serving.bench
+	$(BIN)/python -m serving.tools.bench
 
 clean:
 	rm -rf artifacts

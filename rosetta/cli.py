@@ -119,8 +119,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from serving.config import config_from_args
-    from serving.server import serve
+    from serving.server.config import config_from_args
+    from serving.server.app import serve
 
     return serve(config_from_args(args))
 
@@ -225,7 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement")
     bench.set_defaults(func=cmd_bench)
 
-    from serving.config import add_serve_arguments  # argparse only: no server imports until `serve` runs
+    from serving.server.config import add_serve_arguments  # argparse only: no server imports until `serve` runs
 
     serve = sub.add_parser("serve", help="serve the ONNX artifacts: KServe v2 REST + gRPC, TF Serving REST")
     add_serve_arguments(serve)

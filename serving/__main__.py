@@ -4,8 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from serving.config import add_serve_arguments, config_from_args
-from serving.server import serve
+from serving.server.config import add_serve_arguments, config_from_args
+from serving.server.app import serve
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,18 +1,19 @@
-"""serving/bench.py's pieces on a short leash: its loops are bounded and its report renders."""
+"""serving/tools/bench.py's pieces on a short leash: its loops are bounded and its report renders."""
 import asyncio
 
 import pytest
 
-from serving import bench
-from serving.clients import RestClient, V2Grpc
-from serving.manifest import load_onnx_specs
+from serving.tools import bench
+from serving.tools.clients import RestClient, V2Grpc, example_inputs
+from tests.serving.conftest import MODELS
 
 
-def test_load_loops_measure_every_protocol_and_stop_on_time(server, test_split):
+@pytest.mark.parametrize("model", MODELS)
+def test_load_loops_measure_every_protocol_and_stop_on_time(server, specs, model):
     async def run():
         rest, rpc = RestClient(server.http_url, connections=4), V2Grpc(server.grpc_target)
         try:
-            send = bench.senders(rest, rpc, test_split.images[:1])
+            send = bench.senders(rest, rpc, model, example_inputs(specs[model], 1))
             closed = {p: await bench.closed_loop(send[p], 4, 0.3, server.pid) for p in bench.PROTOCOLS}
             opened = await bench.open_loop(send["tfserving-rest"], 100, 0.3, server.pid)
         finally:
@@ -28,14 +29,17 @@ def test_load_loops_measure_every_protocol_and_stop_on_time(server, test_split):
     assert opened["requests"] == 30 and opened["errors"] == 0
 
 
-def test_ceiling_and_chart(artifacts_dir, test_split, tmp_path):
-    spec = next(s for s in load_onnx_specs(artifacts_dir) if s.name == bench.MODEL)
-    ceiling = bench.in_process_ceiling(spec.source, test_split.images, 0.05)
-    assert ceiling["batched"]["images_per_s"] > ceiling["single"]["images_per_s"] > 0
+def test_model_choice_ceiling_and_chart(tiny_artifacts, tmp_path):
+    assert bench.pick_model(tiny_artifacts, None).name == MODELS[0]
+    model = bench.pick_model(tiny_artifacts, MODELS[1])
+    with pytest.raises(SystemExit, match="no served model 'nope'"):
+        bench.pick_model(tiny_artifacts, "nope")
+    ceiling = bench.in_process_ceiling(model.source, example_inputs(model.spec, bench.BATCH), 0.05)
+    assert ceiling["batched"]["examples_per_s"] > ceiling["single"]["examples_per_s"] > 0
     point = {"concurrency": 1, "req_per_s": 1.0, "p50_ms": 1.0, "p95_ms": 1.0, "p99_ms": 1.0,
              "server_cpu_pct": 1.0, "client_cpu_pct": 1.0}
     mode = {"single": {p: [{**point, "concurrency": c} for c in bench.CONCURRENCY] for p in bench.PROTOCOLS},
-            "batched": {p: {**point, "images_per_s": 500.0} for p in bench.PROTOCOLS},
+            "batched": {p: {**point, "examples_per_s": 500.0} for p in bench.PROTOCOLS},
             "half_peak": {p: {**point, "achieved_req_per_s": 1.0} for p in bench.PROTOCOLS},
             "rss_mb_before": 1.0, "rss_mb_after": 1.0}
     report = {"machine": {"cpus": 2}, "in_process_ort": ceiling, "modes": {"batching": mode, "no-batching": mode}}

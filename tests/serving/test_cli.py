@@ -4,7 +4,7 @@ import sys
 
 import psutil
 
-from serving.process import ServerProcess
+from serving.tools.process import ServerProcess
 
 
 def _rosetta(*args: str) -> subprocess.CompletedProcess:
@@ -31,8 +31,8 @@ def test_missing_manifest_is_exit_2_with_the_path(tmp_path):
     assert proc.returncode == 2 and f"{tmp_path}/manifest.json: missing" in proc.stderr
 
 
-def test_rosetta_serve_binds_loopback_and_exits_0_on_sigterm(artifacts_dir, tmp_path):
-    server = ServerProcess(artifacts_dir, entry=("-m", "rosetta.cli", "serve"), log_path=tmp_path / "log")
+def test_rosetta_serve_binds_loopback_and_exits_0_on_sigterm(tiny_artifacts, tmp_path):
+    server = ServerProcess(tiny_artifacts, entry=("-m", "rosetta.cli", "serve"), log_path=tmp_path / "log")
     with server:
         listening = {c.laddr for c in psutil.Process(server.pid).connections("inet") if c.status == "LISTEN"}
         assert {(ip.removeprefix("::ffff:"), port) for ip, port in listening} == {

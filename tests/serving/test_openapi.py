@@ -5,14 +5,14 @@ import sys
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pytest
 import yaml
 
-from serving.clients import JSON, TfRest
+from serving.tools.clients import JSON, TfRest, example_inputs
+from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 
 OPENAPI = Path(__file__).resolve().parents[2] / "serving" / "openapi.yaml"
-SAMPLE = {"model_name": "mnist-torch", "model_version": "1", "version": "1"}
+SAMPLE = {"model_name": CLASSIFIER.name, "model_version": "1", "version": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -39,10 +39,10 @@ def test_every_documented_operation_is_routed_and_answers_a_documented_status(se
 
 def test_kserve_routes_we_do_not_serve_stay_unrouted(server):
     with httpx.Client(base_url=server.http_url, headers=JSON) as http:
-        # 405: the path is our GET /v1/models/{model_name} with the name "mnist-torch:explain"
-        assert http.post("/v1/models/mnist-torch:explain", content=b"{}").status_code in (404, 405)
+        # 405: the path is our GET /v1/models/{model_name} with the name "<model>:explain"
+        assert http.post(f"/v1/models/{CLASSIFIER.name}:explain", content=b"{}").status_code in (404, 405)
         assert http.get("/v1/models").status_code == 404
-        assert http.post("/v2/repository/models/mnist-torch/load").status_code == 404
+        assert http.post(f"/v2/repository/models/{CLASSIFIER.name}/load").status_code == 404
 
 
 @pytest.mark.slow
@@ -57,6 +57,7 @@ def test_schemathesis_campaign_finds_no_server_error_or_undocumented_answer(serv
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
     assert "Tested: 17" in proc.stdout  # every documented operation was exercised
     assert server.is_ready()
-    r = httpx.post(f"{server.http_url}{TfRest.path('mnist-jax')}",
-                   content=TfRest.encode(np.zeros((2, 28, 28), np.float32)), headers=JSON)
-    assert r.status_code == 200 and len(r.json()["predictions"]) == 2
+    for spec in (CLASSIFIER, MULTI_IO):
+        r = httpx.post(f"{server.http_url}{TfRest.path(spec.name)}", content=TfRest.encode(example_inputs(spec, 2)),
+                       headers=JSON)
+        assert r.status_code == 200 and len(r.json()["predictions"]) == 2

@@ -1,4 +1,5 @@
-"""Manifest reading, the versioned repository, hash checks and readiness (no server process)."""
+"""Manifest v2 reading, the versioned repository, hash and spec checks, readiness (no server process except
+the exit-code test)."""
 import asyncio
 import json
 import shutil
@@ -9,84 +10,107 @@ from pathlib import Path
 import pytest
 from kserve.model_repository import ModelRepository
 
-from serving.config import ServeConfig
-from serving.dataplane import ServingDataPlane
-from serving.manifest import ManifestError, load_onnx_specs
-from serving.model import OnnxModel
-from serving.repository import IntegrityError, build_repository, model_path
+from serving.runtime.manifest import ManifestError, load_served_models
+from serving.runtime.model import OnnxModel
+from serving.runtime.repository import IntegrityError, build_repository, model_path
+from serving.server.config import ServeConfig
+from serving.server.dataplane import ServingDataPlane
+from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def artifacts_copy(artifacts_dir: Path, tmp_path: Path) -> Path:
-    """A private copy the test may corrupt; only the manifest and the onnx files."""
-    dest = tmp_path / "artifacts"
-    manifest = json.loads((artifacts_dir / "manifest.json").read_text())
-    for entry in manifest["artifacts"]:
-        if entry["format"] == "onnx":
-            (dest / entry["path"]).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(artifacts_dir / entry["path"], dest / entry["path"])
-    (dest / "manifest.json").write_text(json.dumps(manifest))
-    return dest
+def artifacts_copy(tiny_artifacts: Path, tmp_path: Path) -> Path:
+    """A private copy the test may corrupt."""
+    return Path(shutil.copytree(tiny_artifacts, tmp_path / "artifacts"))
 
 
-def test_one_spec_per_lane_with_manifest_signature(artifacts_dir):
-    specs = load_onnx_specs(artifacts_dir)
-    assert sorted(s.name for s in specs) == ["mnist-jax", "mnist-keras", "mnist-torch"]
-    for spec in specs:
-        assert spec.input.name == "images" and spec.input.v2_shape == [-1, 28, 28]
-        assert spec.output.name == "probabilities" and spec.output.v2_datatype == "FP32"
+def _edit_manifest(artifacts: Path, edit) -> None:
+    path = artifacts / "manifest.json"
+    manifest = json.loads(path.read_text())
+    edit(manifest)
+    path.write_text(json.dumps(manifest))
 
 
-def test_repository_layout_is_model_version_file(artifacts_dir, tmp_path):
-    specs = load_onnx_specs(artifacts_dir)
-    paths = build_repository(specs, tmp_path / "repo")
-    for spec in specs:
-        assert paths[spec.name] == tmp_path / "repo" / spec.name / str(spec.version) / "model.onnx"
-        assert paths[spec.name].read_bytes() == spec.source.read_bytes()
+def test_every_ok_onnx_entry_is_served_with_its_spec(tiny_artifacts):
+    served = {m.name: m for m in load_served_models(tiny_artifacts)}
+    assert sorted(served) == sorted([CLASSIFIER.name, MULTI_IO.name])  # the failed entry is skipped
+    assert served[CLASSIFIER.name].spec == CLASSIFIER and served[MULTI_IO.name].spec == MULTI_IO
+    assert served[MULTI_IO.name].source == tiny_artifacts / MULTI_IO.name / "onnx" / "model.onnx"
+
+
+def test_repository_layout_is_model_version_file(tiny_artifacts, tmp_path):
+    served = load_served_models(tiny_artifacts)
+    paths = build_repository(served, tmp_path / "repo")
+    for m in served:
+        assert paths[m.name] == tmp_path / "repo" / m.name / str(m.version) / "model.onnx"
+        assert paths[m.name].read_bytes() == m.source.read_bytes()
 
 
 def test_tampered_artifact_is_refused_naming_model_and_hashes(artifacts_copy, tmp_path):
-    target = artifacts_copy / "torch" / "onnx" / "model.onnx"
+    target = artifacts_copy / MULTI_IO.name / "onnx" / "model.onnx"
     target.write_bytes(target.read_bytes()[:-1] + b"\x00")
-    with pytest.raises(IntegrityError, match=r"mnist-torch v1: refusing .*SHA-256 [0-9a-f]{64} does not match"):
-        build_repository(load_onnx_specs(artifacts_copy), tmp_path / "repo")
+    with pytest.raises(IntegrityError, match=rf"{MULTI_IO.name} v1: refusing .*SHA-256 [0-9a-f]{{64}} does not match"):
+        build_repository(load_served_models(artifacts_copy), tmp_path / "repo")
 
 
-def test_file_swapped_in_repository_after_build_is_refused_at_load(artifacts_dir, tmp_path):
-    specs = {s.name: s for s in load_onnx_specs(artifacts_dir)}
-    paths = build_repository(list(specs.values()), tmp_path / "repo")
-    shutil.copy(paths["mnist-keras"], paths["mnist-torch"])  # a valid model, but not the one recorded
-    with pytest.raises(IntegrityError, match="mnist-torch"):
-        OnnxModel(specs["mnist-torch"], paths["mnist-torch"], ServeConfig()).load()
+def test_file_swapped_in_repository_after_build_is_refused_at_load(tiny_artifacts, tmp_path):
+    served = {m.name: m for m in load_served_models(tiny_artifacts)}
+    paths = build_repository(list(served.values()), tmp_path / "repo")
+    shutil.copy(paths[CLASSIFIER.name], paths[MULTI_IO.name])  # a valid model, but not the one recorded
+    with pytest.raises(IntegrityError, match=MULTI_IO.name):
+        OnnxModel(served[MULTI_IO.name], paths[MULTI_IO.name], ServeConfig()).load()
 
 
-def test_manifest_errors_are_one_clear_line(tmp_path):
+@pytest.mark.parametrize("change, message", [
+    (lambda s: s["inputs"][1].update(datatype="INT32"), r"input 'token_ids' is tensor\(int64\) in the file, INT32"),
+    (lambda s: s["outputs"][0].update(shape=[-1, 5]), r"output 'pooled' has shape .* \[-1, 5\] in the spec"),
+    (lambda s: s["inputs"][0].update(name="seq"), r"inputs \['sequence', 'token_ids'\] in the file, \['seq'"),
+    (lambda s: s["outputs"].pop(), r"outputs \['doubled_ids', 'pooled'\] in the file, \['pooled'\] in the spec"),
+])
+def test_a_spec_the_file_does_not_match_is_refused_at_load(artifacts_copy, tmp_path, change, message):
+    _edit_manifest(artifacts_copy, lambda m: change(next(e for e in m["artifacts"]
+                                                         if e["model_name"] == MULTI_IO.name)["spec"]))
+    served = {m.name: m for m in load_served_models(artifacts_copy)}
+    paths = build_repository(list(served.values()), tmp_path / "repo")
+    with pytest.raises(IntegrityError, match=message):
+        OnnxModel(served[MULTI_IO.name], paths[MULTI_IO.name], ServeConfig()).load()
+
+
+def test_manifest_errors_are_one_clear_line(tmp_path, artifacts_copy):
     with pytest.raises(ManifestError, match="manifest.json: missing"):
-        load_onnx_specs(tmp_path)
-    failed = {"artifacts": [{"format": "onnx", "status": "failed", "model_name": "x"}]}
-    (tmp_path / "manifest.json").write_text(json.dumps(failed))
+        load_served_models(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": 2, "artifacts": [
+        {"format": "onnx", "status": "failed", "model_name": "x"}]}))
     with pytest.raises(ManifestError, match="no onnx artifact with status ok"):
-        load_onnx_specs(tmp_path)
+        load_served_models(tmp_path)
+    (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": 1, "artifacts": []}))
+    with pytest.raises(ManifestError, match="schema_version 1, the server reads 2"):
+        load_served_models(tmp_path)
+    _edit_manifest(artifacts_copy, lambda m: m["artifacts"][0]["spec"]["inputs"][0].update(datatype="FP8"))
+    with pytest.raises(ManifestError, match=r"artifacts\[0\]: .*unknown datatype 'FP8'"):
+        load_served_models(artifacts_copy)
+    _edit_manifest(artifacts_copy, lambda m: m["artifacts"][0].pop("spec"))
+    with pytest.raises(ManifestError, match=r"artifacts\[0\]: missing or malformed field \(KeyError\('spec'\)\)"):
+        load_served_models(artifacts_copy)
 
 
 def test_server_with_tampered_model_exits_2_with_message(artifacts_copy, tmp_path):
-    target = artifacts_copy / "jax" / "onnx" / "model.onnx"
-    target.write_bytes(b"not the model")
+    (artifacts_copy / CLASSIFIER.name / "onnx" / "model.onnx").write_bytes(b"not the model")
     proc = subprocess.run([sys.executable, "-m", "serving", "--artifacts", str(artifacts_copy),
                            "--repository", str(tmp_path / "repo"), "--http-port", "1", "--grpc-port", "2"],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
-    assert "rosetta serve: error: mnist-jax v1: refusing" in proc.stderr and "does not match" in proc.stderr
+    assert f"rosetta serve: error: {CLASSIFIER.name} v1: refusing" in proc.stderr and "does not match" in proc.stderr
 
 
-def test_ready_only_when_every_manifest_model_is_loaded(artifacts_dir, tmp_path):
-    specs = load_onnx_specs(artifacts_dir)
-    paths = build_repository(specs, tmp_path / "repo")
+def test_ready_only_when_every_manifest_model_is_loaded(tiny_artifacts, tmp_path):
+    served = load_served_models(tiny_artifacts)
+    paths = build_repository(served, tmp_path / "repo")
     registry = ModelRepository()
-    dataplane = ServingDataPlane(registry, [s.name for s in specs])
-    models = [OnnxModel(s, paths[s.name], ServeConfig()) for s in specs]
+    dataplane = ServingDataPlane(registry, [m.name for m in served])
+    models = [OnnxModel(m, paths[m.name], ServeConfig()) for m in served]
     for model in models[:-1]:
         model.load()
         registry.update(model)
@@ -95,4 +119,4 @@ def test_ready_only_when_every_manifest_model_is_loaded(artifacts_dir, tmp_path)
     assert asyncio.run(dataplane.ready()) is False  # registered but not loaded
     models[-1].load()
     assert asyncio.run(dataplane.ready()) is True
-    assert model_path(tmp_path / "repo", specs[0]).is_file()
+    assert model_path(tmp_path / "repo", served[0]).is_file()

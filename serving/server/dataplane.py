@@ -4,7 +4,7 @@ from __future__ import annotations
 from kserve.model_repository import ModelRepository
 from kserve.protocol.dataplane import DataPlane
 
-from serving.model import PLATFORM, OnnxModel
+from serving.runtime.model import PLATFORM, OnnxModel
 
 
 class ServingDataPlane(DataPlane):
@@ -28,4 +28,4 @@ class ServingDataPlane(DataPlane):
     async def model_metadata(self, model_name: str) -> dict:
         metadata = await super().model_metadata(model_name)
         model = self.served_model(model_name)
-        return {**metadata, "versions": [str(model.spec.version)], "platform": PLATFORM}
+        return {**metadata, "versions": [str(model.version)], "platform": PLATFORM}

@@ -19,7 +19,7 @@ class ServeConfig:
     grpc_port: int = 8081
     # Dynamic batching: concurrent requests of one model are merged into one ORT run of at most
     # max_batch_size rows, waiting at most max_delay_ms for more once the first one arrived. Default 0:
-    # batch only what queued up meanwhile. Measured with serving/bench.py, a 1-3 ms wait raised the
+    # batch only what queued up meanwhile. Measured with serving/tools/bench.py, a 1-3 ms wait raised the
     # single-client p50 from 1 ms to 3-5 ms and bought no throughput: per-request protocol work, not the
     # ~60 us ORT run, is what limits this server.
     batching: bool = True

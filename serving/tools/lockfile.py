@@ -2,8 +2,8 @@
 
 Regenerates the container requirement files from the tested venv (tests/serving/test_containers.py checks
 they still match it):
-  python -m serving.lockfile onnx > serving/onnx/requirements.txt
-  python -m serving.lockfile parity > serving/parity/requirements.txt
+  python -m serving.tools.lockfile onnx > serving/onnx/requirements.txt
+  python -m serving.tools.lockfile parity > serving/parity/requirements.txt
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def closure(roots: list[str]) -> dict[str, str]:
 def render(image: str) -> str:
     lines = [f"# Pinned install set of {HEADERS[image]}: {', '.join(ROOTS[image])}",
              "# and their whole dependency closure, at the versions of the project's tested .venv.",
-             f"# Regenerate: python -m serving.lockfile {image} > <this file>"]
+             f"# Regenerate: python -m serving.tools.lockfile {image} > <this file>"]
     return "\n".join(lines + [f"{name}=={version}" for name, version in closure(ROOTS[image]).items()]) + "\n"
 
 
@@ -64,5 +64,5 @@ def parse(text: str) -> dict[str, str]:
 
 if __name__ == "__main__":
     if len(sys.argv) != 2 or sys.argv[1] not in ROOTS:
-        sys.exit(f"usage: python -m serving.lockfile {{{'|'.join(ROOTS)}}}")
+        sys.exit(f"usage: python -m serving.tools.lockfile {{{'|'.join(ROOTS)}}}")
     sys.stdout.write(render(sys.argv[1]))

@@ -15,15 +15,15 @@ import uvloop
 from kserve import ModelServer
 from kserve.model import BaseKServeModel
 
-from serving.artifact_site import INDEX_JSON, SiteNotBuilt
-from serving.config import ServeConfig
-from serving.dataplane import ServingDataPlane
-from serving.grpc_server import ServingGRPCServer
-from serving.manifest import ManifestError, load_onnx_specs
-from serving.metrics import ModelLabels
-from serving.model import OnnxModel
-from serving.repository import IntegrityError, build_repository, clean_repository
-from serving.rest_server import ServingRESTServer
+from serving.server.artifact_site import INDEX_JSON, SiteNotBuilt
+from serving.server.config import ServeConfig
+from serving.server.dataplane import ServingDataPlane
+from serving.server.grpc_server import ServingGRPCServer
+from serving.runtime.manifest import ManifestError, load_served_models
+from serving.server.metrics import ModelLabels
+from serving.runtime.model import OnnxModel
+from serving.runtime.repository import IntegrityError, build_repository, clean_repository
+from serving.server.rest_server import ServingRESTServer
 
 GRACE_PERIOD_S = 5  # in-flight requests of this model take milliseconds; k8s allows 30 s in total
 
@@ -49,7 +49,7 @@ class ServingModelServer(ModelServer):
         # previous handler); ours only has to survive that re-raise, _serve then stops gRPC.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
-        # Garbage collector, measured under load with serving/bench.py: kserve, FastAPI, pydantic and
+        # Garbage collector, measured under load with serving/tools/bench.py: kserve, FastAPI, pydantic and
         # friends leave ~125k long-lived objects, and each full collection scanning them took ~85 ms, which
         # was the p99; frozen, they are never scanned again. A JSON request allocates thousands of lists, so
         # the default gen-0 threshold (700) ran a collection several times per request: 10,000 cut the
@@ -91,9 +91,9 @@ def serve(config: ServeConfig) -> int:
     try:
         if config.site and not (config.site / INDEX_JSON).is_file():
             raise SiteNotBuilt(f"{config.site}: no {INDEX_JSON}; build it with `python -m web.site`")
-        specs = load_onnx_specs(config.artifacts)
-        paths = build_repository(specs, repository)
-        models = [OnnxModel(spec, paths[spec.name], config) for spec in specs]
+        served = load_served_models(config.artifacts)
+        paths = build_repository(served, repository)
+        models = [OnnxModel(m, paths[m.name], config) for m in served]
         for model in models:
             model.load()
     except (ManifestError, IntegrityError, SiteNotBuilt) as exc:
@@ -101,10 +101,10 @@ def serve(config: ServeConfig) -> int:
         if owned_repository:
             clean_repository(repository)
         return 2
-    print(f"rosetta serve: {', '.join(f'{s.name} v{s.version}' for s in specs)} from {repository}; "
+    print(f"rosetta serve: {', '.join(f'{m.name} v{m.version}' for m in served)} from {repository}; "
           f"REST http://{config.host}:{config.http_port} gRPC {config.host}:{config.grpc_port}", file=sys.stderr)
     try:
-        ServingModelServer(config, [s.name for s in specs]).start(models)
+        ServingModelServer(config, [m.name for m in served]).start(models)
     finally:
         if owned_repository:
             clean_repository(repository)

@@ -18,16 +18,16 @@ from kserve.protocol.rest.server import RESTServer, metrics_handler
 from kserve.protocol.rest.v2_endpoints import register_v2_endpoints
 from starlette.exceptions import HTTPException
 
-from serving.artifact_site import INDEX_JSON, mount
-from serving.config import ServeConfig
-from serving.dataplane import ServingDataPlane
-from serving.errors import add_rest_error_handlers
-from serving.limits import BodySizeLimitMiddleware
-from serving.metrics import ModelLabels, RestMetricsMiddleware
-from serving.tfserving_rest import register_tfserving_routes
-from serving.v2_versions import register_versioned_v2_routes
+from serving.server.artifact_site import INDEX_JSON, mount
+from serving.server.config import ServeConfig
+from serving.server.dataplane import ServingDataPlane
+from serving.protocols.errors import add_rest_error_handlers
+from serving.server.limits import BodySizeLimitMiddleware
+from serving.server.metrics import ModelLabels, RestMetricsMiddleware
+from serving.protocols.tfserving_rest import register_tfserving_routes
+from serving.protocols.v2_versions import register_versioned_v2_routes
 
-OPENAPI = Path(__file__).with_name("openapi.yaml")
+OPENAPI = Path(__file__).resolve().parents[1] / "openapi.yaml"
 
 
 async def repository_disabled(path: str) -> None:

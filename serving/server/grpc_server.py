@@ -1,7 +1,8 @@
 """kserve's gRPC v2 server (inference.GRPCInferenceService), bound to the configured host, with versions.
 
 kserve's GRPCServer listens on [::] and ignores model versions; this subclass binds the configured host,
-adds the metrics interceptor, caps messages at the body limit, and checks the requested version.
+adds the metrics interceptor, caps messages at the body limit, checks the requested version, and answers
+requests that do not decode, or name no model, with INVALID_ARGUMENT.
 """
 from __future__ import annotations
 
@@ -11,13 +12,20 @@ from grpc import StatusCode, aio
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc.grpc_predict_v2_pb2_grpc import add_GRPCInferenceServiceServicer_to_server
 from kserve.protocol.grpc.server import GRPCServer
+from kserve.errors import InvalidInput
 from kserve.protocol.grpc.servicer import InferenceServicer
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 
-from serving.config import ServeConfig
-from serving.dataplane import ServingDataPlane
-from serving.errors import QuietExceptionToStatus
-from serving.metrics import GrpcMetricsInterceptor, ModelLabels
+from serving.server.config import ServeConfig
+from serving.server.dataplane import ServingDataPlane
+from serving.protocols.errors import QuietExceptionToStatus
+from serving.protocols.grpc_decoding import MalformedMessageInterceptor
+from serving.server.metrics import GrpcMetricsInterceptor, ModelLabels
+
+
+def _named(name: str) -> None:
+    if not name:
+        raise InvalidInput("the request names no model: set its model name")
 
 
 class VersionedServicer(InferenceServicer):
@@ -26,11 +34,13 @@ class VersionedServicer(InferenceServicer):
         self.dataplane = dataplane
 
     async def ModelReady(self, request: pb.ModelReadyRequest, context: aio.ServicerContext) -> pb.ModelReadyResponse:
+        _named(request.name)
         self.dataplane.served_model(request.name, request.version)
         return await super().ModelReady(request, context)
 
     async def ModelMetadata(self, request: pb.ModelMetadataRequest,
                             context: aio.ServicerContext) -> pb.ModelMetadataResponse:
+        _named(request.name)
         self.dataplane.served_model(request.name, request.version)
         metadata = await self.dataplane.model_metadata(request.name)
         return pb.ModelMetadataResponse(name=metadata["name"], versions=metadata["versions"],
@@ -38,6 +48,7 @@ class VersionedServicer(InferenceServicer):
                                         outputs=metadata["outputs"])
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: aio.ServicerContext) -> pb.ModelInferResponse:
+        _named(request.model_name)
         self.dataplane.served_model(request.model_name, request.model_version)
         return await super().ModelInfer(request, context)
 
@@ -62,7 +73,8 @@ class ServingGRPCServer(GRPCServer):
         # kserve's per-call LoggingInterceptor is left out: a log line per call, and metrics cover it.
         self._server = aio.server(
             futures.ThreadPoolExecutor(max_workers=max_workers),
-            interceptors=(GrpcMetricsInterceptor(self.labels), QuietExceptionToStatus()),
+            # Outermost first: metrics see every answer, including the INVALID_ARGUMENT for undecodable bytes.
+            interceptors=(GrpcMetricsInterceptor(self.labels), MalformedMessageInterceptor(), QuietExceptionToStatus()),
             options=[("grpc.max_send_message_length", self.serve_config.max_body_bytes),
                      ("grpc.max_receive_message_length", self.serve_config.max_body_bytes)])
         servicer = VersionedServicer(self._data_plane, self._model_repository_extension)

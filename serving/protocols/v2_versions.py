@@ -18,7 +18,7 @@ from kserve.protocol.rest.v2_datamodels import (
 )
 from kserve.protocol.rest.v2_endpoints import V2Endpoints
 
-from serving.dataplane import ServingDataPlane
+from serving.server.dataplane import ServingDataPlane
 
 
 def decode_request(dataplane: ServingDataPlane, raw_request: Request, model_name: str,

@@ -1,8 +1,9 @@
 """Load benchmark of the ORT server on loopback: `make bench-serve` -> artifacts/bench/serve.json + serve.png.
 
+One served model (`--model`, default the manifest's first onnx entry), random valid inputs from its spec.
 Per protocol (TF Serving REST, KServe v2 REST, v2 gRPC) and server mode (dynamic batching on / off):
-single-image requests at concurrency 1, 8, 32, 64 (closed loop, fixed time each) with p50/p95/p99; batched
-requests (500 images each); an open-loop run at half the peak single-image rate for its p99; server RSS
+single-example requests at concurrency 1, 8, 32, 64 (closed loop, fixed time each) with p50/p95/p99; batched
+requests (500 examples each); an open-loop run at half the peak single-example rate for its p99; server RSS
 before/after; and in-process ONNX Runtime as the ceiling. Client and server share this machine's cores, so
 the client's CPU use is recorded next to the server's. Every loop is bounded in time and request count.
 """
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import time
@@ -20,11 +20,13 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from serving.clients import RestClient, TfRest, V2Grpc, V2Rest
-from serving.manifest import load_onnx_specs
-from serving.process import ServerProcess
+from rosetta.atomic import write_json
 
-MODEL = "mnist-torch"
+from rosetta.spec import ModelSpec
+from serving.runtime.manifest import ServedModel, load_served_models
+from serving.tools.clients import RestClient, Tensors, TfRest, V2Grpc, V2Rest, example_inputs
+from serving.tools.process import ServerProcess
+
 PROTOCOLS = ("tfserving-rest", "v2-rest", "v2-grpc")
 CONCURRENCY = (1, 8, 32, 64)
 BATCH = 500
@@ -110,17 +112,21 @@ async def open_loop(send: Send, rate: float, seconds: float, server_pid: int) ->
             "server_cpu_pct": cpu.server_pct, "client_cpu_pct": cpu.client_pct}
 
 
-def senders(rest: RestClient, rpc: V2Grpc, x: np.ndarray) -> dict[str, Send]:
+def _rows(inputs: Tensors, n: int) -> Tensors:
+    return {name: x[:n] for name, x in inputs.items()}
+
+
+def senders(rest: RestClient, rpc: V2Grpc, model: str, inputs: Tensors) -> dict[str, Send]:
     """One pre-encoded request per protocol, so the loop measures the server, not the client's encoding."""
-    tf_body, v2_body, grpc_req = TfRest.encode(x), V2Rest.encode(x), V2Grpc.encode(MODEL, x)
+    tf_body, v2_body, grpc_req = TfRest.encode(inputs), V2Rest.encode(inputs), V2Grpc.encode(model, inputs)
 
     async def tf() -> None:
-        answer = await rest.post(TfRest.path(MODEL), tf_body)
+        answer = await rest.post(TfRest.path(model), tf_body)
         if answer.status != 200:
             raise RuntimeError(answer.status)
 
     async def v2() -> None:
-        answer = await rest.post(V2Rest.path(MODEL), v2_body)
+        answer = await rest.post(V2Rest.path(model), v2_body)
         if answer.status != 200:
             raise RuntimeError(answer.status)
 
@@ -134,9 +140,9 @@ def rss_mb(pid: int) -> float:
     return round(psutil.Process(pid).memory_info().rss / 2**20, 1)
 
 
-async def bench_server(server: ServerProcess, images: np.ndarray, seconds: float) -> dict:
+async def bench_server(server: ServerProcess, model: str, inputs: Tensors, seconds: float) -> dict:
     rest, rpc = RestClient(server.http_url, connections=max(CONCURRENCY)), V2Grpc(server.grpc_target)
-    single, batched = senders(rest, rpc, images[:1]), senders(rest, rpc, images[:BATCH])
+    single, batched = senders(rest, rpc, model, _rows(inputs, 1)), senders(rest, rpc, model, _rows(inputs, BATCH))
     result: dict = {"rss_mb_before": rss_mb(server.pid), "single": {}, "batched": {}, "half_peak": {}}
     try:
         for protocol in PROTOCOLS:
@@ -144,7 +150,7 @@ async def bench_server(server: ServerProcess, images: np.ndarray, seconds: float
             result["single"][protocol] = [await closed_loop(single[protocol], c, seconds, server.pid)
                                           for c in CONCURRENCY]
             point = await closed_loop(batched[protocol], 4, seconds, server.pid)
-            point["images_per_s"] = round(point["req_per_s"] * BATCH, 1)
+            point["examples_per_s"] = round(point["req_per_s"] * BATCH, 1)
             result["batched"][protocol] = point
             peak = max(p["req_per_s"] for p in result["single"][protocol])
             result["half_peak"][protocol] = await open_loop(single[protocol], peak / 2, seconds, server.pid)
@@ -155,20 +161,21 @@ async def bench_server(server: ServerProcess, images: np.ndarray, seconds: float
     return result
 
 
-def in_process_ceiling(model_file: Path, images: np.ndarray, seconds: float) -> dict:
+def in_process_ceiling(model_file: Path, inputs: Tensors, seconds: float) -> dict:
     """The same ORT settings as the server, no server: the most any protocol could deliver."""
-    from serving.session import create_session
+    from serving.runtime.session import create_session
 
     session = create_session(model_file.read_bytes())
     out: dict = {}
-    for label, batch in (("single", images[:1]), ("batched", images[:BATCH])):
-        session.run(None, {"images": batch})
+    for label, n in (("single", 1), ("batched", BATCH)):
+        batch = _rows(inputs, n)
+        session.run(None, batch)
         runs, start = 0, time.perf_counter()
         while time.perf_counter() - start < seconds and runs < MAX_REQUESTS:
-            session.run(None, {"images": batch})
+            session.run(None, batch)
             runs += 1
         wall = time.perf_counter() - start
-        out[label] = {"runs_per_s": round(runs / wall, 1), "images_per_s": round(runs * len(batch) / wall, 1)}
+        out[label] = {"runs_per_s": round(runs / wall, 1), "examples_per_s": round(runs * n / wall, 1)}
     return out
 
 
@@ -186,7 +193,7 @@ def chart(report: dict, path: Path) -> None:
             line = {"linestyle": style, "marker": "o", "color": f"C{i}", "label": f"{protocol} ({mode})"}
             ax_rps.plot(xs, [p["req_per_s"] for p in points], **line)
             ax_p99.plot(xs, [p["p99_ms"] for p in points], **line)
-    for ax, title, unit in ((ax_rps, "single-image throughput", "requests/s"), (ax_p99, "single-image p99", "ms")):
+    for ax, title, unit in ((ax_rps, "single-example throughput", "requests/s"), (ax_p99, "single-example p99", "ms")):
         ax.set_xscale("log", base=2)
         ax.set_xticks(CONCURRENCY, [str(c) for c in CONCURRENCY])
         ax.set_xlabel("concurrent clients")
@@ -198,15 +205,15 @@ def chart(report: dict, path: Path) -> None:
     for mode in ("batching", "no-batching"):
         for protocol in PROTOCOLS:
             labels.append(f"{protocol}\n{mode}")
-            values.append(report["modes"][mode]["batched"][protocol]["images_per_s"])
+            values.append(report["modes"][mode]["batched"][protocol]["examples_per_s"])
     labels.append("in-process\nORT")
-    values.append(report["in_process_ort"]["batched"]["images_per_s"])
+    values.append(report["in_process_ort"]["batched"]["examples_per_s"])
     bars = ax_img.bar(range(len(values)), values, color=["C0", "C1", "C2"] * 2 + ["C7"])
     ax_img.bar_label(bars, [f"{v / 1000:.0f}k" for v in values], fontsize=7)
     ax_img.set_xticks(range(len(values)), labels, fontsize=6)
     ax_img.set_yscale("log")
-    ax_img.set_ylabel("images/s (log)")
-    ax_img.set_title(f"batched requests ({BATCH} images, 4 clients)")
+    ax_img.set_ylabel("examples/s (log)")
+    ax_img.set_title(f"batched requests ({BATCH} examples, 4 clients)")
     fig.suptitle(f"ORT server on {report['machine']['cpus']} shared cores (client on the same machine)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -214,8 +221,8 @@ def chart(report: dict, path: Path) -> None:
 
 
 def print_table(report: dict) -> None:
-    print(f"in-process ORT: {report['in_process_ort']['single']['runs_per_s']:.0f} single-image runs/s, "
-          f"{report['in_process_ort']['batched']['images_per_s']:.0f} images/s at batch {BATCH}")
+    print(f"in-process ORT: {report['in_process_ort']['single']['runs_per_s']:.0f} single-example runs/s, "
+          f"{report['in_process_ort']['batched']['examples_per_s']:.0f} examples/s at batch {BATCH}")
     print(f"{'mode':<12}{'protocol':<16}{'conc':>5}{'req/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}"
           f"{'srv cpu%':>9}{'cli cpu%':>9}")
     for mode, data in report["modes"].items():
@@ -227,33 +234,45 @@ def print_table(report: dict) -> None:
             print(f"{mode:<12}{protocol:<16}{'½pk':>5}{h['achieved_req_per_s']:>9.0f}{h['p50_ms']:>9.2f}"
                   f"{h['p95_ms']:>9.2f}{h['p99_ms']:>9.2f}{h['server_cpu_pct']:>9.0f}{h['client_cpu_pct']:>9.0f}")
             b = data["batched"][protocol]
-            print(f"{mode:<12}{protocol:<16}{'b500':>5}{b['images_per_s']:>9.0f} img/s  p99 {b['p99_ms']:.1f} ms")
+            print(f"{mode:<12}{protocol:<16}{'b500':>5}{b['examples_per_s']:>9.0f} ex/s  p99 {b['p99_ms']:.1f} ms")
         print(f"{mode:<12}RSS {data['rss_mb_before']} MB before, {data['rss_mb_after']} MB after")
 
 
 
+def pick_model(artifacts: Path, name: str | None) -> ServedModel:
+    served = load_served_models(artifacts)
+    if name is None:
+        return served[0]
+    for model in served:
+        if model.name == name:
+            return model
+    raise SystemExit(f"bench: no served model {name!r} in {artifacts}; models: {[m.name for m in served]}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving.bench", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m serving.tools.bench", description=__doc__)
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"))
+    parser.add_argument("--model", default=None, help="served model to load (default: the manifest's first)")
     parser.add_argument("--out", type=Path, default=Path("artifacts/bench"))
     parser.add_argument("--seconds", type=float, default=2.0, help="duration of each measurement")
     args = parser.parse_args(argv)
 
-    from rosetta.data import load_split
-
-    images = load_split("test").images
-    spec = next(s for s in load_onnx_specs(args.artifacts) if s.name == MODEL)
-    report: dict = {"model": MODEL, "batch_images": BATCH, "seconds_per_point": args.seconds,
+    model = pick_model(args.artifacts, args.model)
+    spec: ModelSpec = model.spec
+    inputs = example_inputs(spec, BATCH)
+    report: dict = {"model": model.name, "spec": spec.to_json(), "batch_examples": BATCH,
+                    "seconds_per_point": args.seconds,
                     "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                                 "load_avg_at_start": [round(x, 2) for x in os.getloadavg()]},
-                    "in_process_ort": in_process_ceiling(spec.source, images, args.seconds), "modes": {}}
+                    "in_process_ort": in_process_ceiling(model.source, inputs, args.seconds), "modes": {}}
     for mode, flags in (("batching", []), ("no-batching", ["--no-batching"])):
         with ServerProcess(args.artifacts, extra_args=flags) as server:
-            report["modes"][mode] = {"flags": flags, **asyncio.run(bench_server(server, images, args.seconds))}
+            report["modes"][mode] = {"flags": flags, **asyncio.run(bench_server(server, model.name, inputs,
+                                                                                args.seconds))}
         print(f"{mode}: done", flush=True)
     report["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "serve.json").write_text(json.dumps(report, indent=2) + "\n")
+    write_json(args.out / "serve.json", report)
     chart(report, args.out / "serve.png")
     print_table(report)
     return 0

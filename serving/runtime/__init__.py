@@ -1,0 +1,1 @@
+"""The models: manifest entries, the hash-checked repository, ONNX Runtime sessions, dynamic batching."""
