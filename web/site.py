@@ -1,4 +1,4 @@
-"""Build the static download site + browser demo from an artifacts dir (served by serving.artifact_site, or by
+"""Build the static download site + browser demo from an artifacts dir (served by serving.server.artifact_site, or by
 `rosetta site --serve`).
 
     rosetta site                      # or: python -m web.site --artifacts artifacts --out artifacts/site

@@ -238,7 +238,7 @@ def test_download_site_is_served_at_artifacts(artifacts_dir, tmp_path_factory):
                        extra_args=["--site", str(site)]) as proc:
         index = httpx.get(f"{proc.http_url}/artifacts/index.json", timeout=10)
         assert index.status_code == 200
-        assert {a["format"] for lane in index.json()["lanes"] for a in lane["artifacts"]} >= {"onnx", "tfjs"}
+        assert {a["format"] for model in index.json()["models"] for a in model["artifacts"]} >= {"onnx", "tfjs"}
         page = httpx.get(f"{proc.http_url}/artifacts/", timeout=10)
         assert page.status_code == 200 and "<html" in page.text.lower()
         assert httpx.post(f"{proc.http_url}/artifacts/index.json", timeout=10).status_code == 405

@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
 from rosetta.spec import ModelSpec
-from serving.artifact_site import SiteNotBuilt, mount
+from serving.server.artifact_site import SiteNotBuilt, mount
 from web.catalog import WEB_FORMATS, SiteError
 from web.drawable import drawing_demo
 from web.serve import make_server
