@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-TEMPERATURE = 3.0
+TEMPERATURE = 2.0
 CALIBRATION_EXAMPLES = 64
 CALIBRATION_SEED_OFFSET = 1000  # calibration batches never coincide with the example inputs
 

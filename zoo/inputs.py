@@ -9,13 +9,17 @@ def _rng(seed: int) -> np.random.Generator:
 
 
 def smooth_images(n: int, height: int, width: int, channels: int, seed: int) -> np.ndarray:
-    """[n, H, W, C] images in [0, 1]: low-frequency structure (upsampled coarse noise) plus pixel noise,
-    closer to photographs than white noise is (convolutions and pooling see spatially correlated values)."""
+    """[n, H, W, C] images in [0, 1] that differ the way photographs do: per-image exposure, contrast and
+    colour cast over low-frequency structure (upsampled coarse noise) plus pixel noise. Without the per-image
+    terms, global pooling averages white-noise-like images to nearly the same features for every image."""
     rng = _rng(seed)
     coarse = rng.uniform(0.0, 1.0, (n, (height + 3) // 4, (width + 3) // 4, channels))
-    image = coarse.repeat(4, axis=1).repeat(4, axis=2)[:, :height, :width]
-    image = 0.8 * image + 0.2 * rng.uniform(0.0, 1.0, image.shape)
-    return np.clip(image, 0.0, 1.0).astype(np.float32)
+    structure = coarse.repeat(4, axis=1).repeat(4, axis=2)[:, :height, :width]
+    structure = 0.8 * structure + 0.2 * rng.uniform(0.0, 1.0, structure.shape) - 0.5
+    contrast = rng.uniform(0.2, 1.0, (n, 1, 1, 1))
+    exposure = rng.uniform(0.2, 0.8, (n, 1, 1, 1))
+    cast = rng.uniform(-0.2, 0.2, (n, 1, 1, channels))
+    return np.clip(exposure + cast + contrast * structure, 0.0, 1.0).astype(np.float32)
 
 
 def pixels_nhwc(n: int, shape: tuple[int, int, int], seed: int, scale: float = 1.0) -> np.ndarray:
