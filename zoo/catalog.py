@@ -28,8 +28,8 @@ class ZooModel:
 
 ZOO: tuple[ZooModel, ...] = (
     ZooModel("zoo-mobilenet-v3-keras", "keras", "zoo.keras_models:mobilenet_v3_small",
-             lambda n: {"input_layer": inputs.pixels_nhwc(n, (32, 32, 3), seed=1, scale=255.0)},
-             ((10,),), {"input_layer": "NHWC"},
+             lambda n: {"image": inputs.pixels_nhwc(n, (32, 32, 3), seed=1, scale=255.0)},
+             ((10,),), {"image": "NHWC"},
              description="keras.applications MobileNetV3Small alpha 0.75, 32x32x3 raw pixels, 10-way softmax"),
     ZooModel("zoo-two-input-keras", "keras", "zoo.keras_models:two_input",
              lambda n: {"image": inputs.pixels_nhwc(n, (16, 16, 3), seed=2), "tabular": inputs.tabular(n, 8, seed=3)},
