@@ -21,6 +21,9 @@ class ZooModel:
     layouts: dict[str, str]  # input name -> axis letters, for image inputs
     classifier_outputs: tuple[int, ...] = (0,)  # indices of the outputs that are class probabilities
     description: str = ""
+    # Float gate override (rosetta export --atol): None keeps the exporter's default. Set only where the
+    # de-risk run (zoo/DERISK.md) measured float32 reordering noise above it with 100% argmax agreement.
+    atol: float | None = None
 
     def example_inputs(self, n: int = EXAMPLES) -> dict[str, np.ndarray]:
         return self.make_inputs(n)
@@ -50,7 +53,8 @@ ZOO: tuple[ZooModel, ...] = (
     ZooModel("zoo-resnet-jax", "jax", "zoo.jax_models:resnet",
              lambda n: {"images": inputs.pixels_nhwc(n, (32, 32, 3), seed=8)},
              ((10,),), {"images": "NHWC"},
-             description="Flax ResNet: stem + 2 basic blocks (BatchNorm inference, residual), GAP, Dense, softmax"),
+             description="Flax ResNet: stem + 2 basic blocks (BatchNorm inference, residual), GAP, Dense, softmax",
+             atol=1e-4),  # TFLite 1.6e-5, TF.js 1.7e-5 vs JAX, argmax 100%, with or without oneDNN
 )
 
 

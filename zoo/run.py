@@ -36,8 +36,9 @@ def write_inputs(model: ZooModel, inputs_dir: Path) -> Path:
 
 
 def export_command(model: ZooModel, inputs: Path, artifacts: Path) -> list[str]:
-    return [sys.executable, "-m", "rosetta.cli", "export", "--model", model.source, "--example-inputs", str(inputs),
-            "--name", model.name, "--artifacts", str(artifacts)]
+    command = [sys.executable, "-m", "rosetta.cli", "export", "--model", model.source, "--example-inputs",
+               str(inputs), "--name", model.name, "--artifacts", str(artifacts)]
+    return command + (["--atol", repr(model.atol)] if model.atol is not None else [])
 
 
 def entries_for(manifest: Path, model_name: str) -> list[dict[str, Any]]:

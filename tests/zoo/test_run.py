@@ -26,6 +26,8 @@ def test_export_command_is_the_documented_cli(tmp_path: Path) -> None:
     assert command[1:] == ["-m", "rosetta.cli", "export", "--model", "zoo.torch_models:conv_net",
                            "--example-inputs", str(tmp_path / "x.npz"), "--name", "zoo-convnet-torch",
                            "--artifacts", str(tmp_path)]
+    resnet = by_name("zoo-resnet-jax")
+    assert run.export_command(resnet, tmp_path / "x.npz", tmp_path)[-2:] == ["--atol", repr(resnet.atol)]
 
 
 def test_entries_survive_a_manifest_rewritten_per_run_and_crashes_are_reported(
