@@ -8,11 +8,12 @@ NODE_STAMP := js/node_modules/.installed
 include k8s/k8s.mk
 include serving/tfserving/tfserving.mk
 
-.PHONY: help venv node export train site chromium test test-fast bench serve bench-serve clean
+.PHONY: help venv node export train site chromium test test-fast bench serve bench-serve zoo clean
 
 help:
 	@echo "make export   train, export and validate every lane x format (creates .venv if missing)"
 	@echo "make test     the full test suite (fast tests + end-to-end ones marked slow)"
+	@echo "make zoo      public architectures (random weights) through rosetta export: artifacts/zoo/coverage.md"
 	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
 	@echo "make serve    the ONNX Runtime server (v2 REST/gRPC + TF Serving REST) on 127.0.0.1:8080/8081"
 	@echo "make bench-serve  load benchmark of that server (loopback, bounded)"
@@ -65,6 +66,10 @@ serve: venv
 
 bench-serve: venv
 	$(BIN)/python -m serving.tools.bench
+
+# Architectures nobody here wrote (zoo/), each through `rosetta export`, then the model x format coverage grid.
+zoo: venv node
+	$(BIN)/python -m zoo.run --artifacts artifacts/zoo
 
 clean:
 	rm -rf artifacts

@@ -1,0 +1,90 @@
+"""`python -m zoo.run`: every zoo model through `rosetta export`, then the coverage grid from the manifest.
+
+Each model is one `rosetta export --model SOURCE --example-inputs X.npz --name NAME --artifacts DIR` run. The
+entries each run adds to DIR/manifest.json are kept per model, so the grid is complete whether the exporter
+merges into an existing manifest or rewrites it per run. A run that leaves no entries for its model (a crash
+before any artifact) is listed with the tail of its output.
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rosetta.atomic import atomic_file
+from zoo.catalog import ZOO, ZooModel, by_name
+from zoo.coverage import CoverageError, read_manifest, write_coverage
+
+DEFAULT_ARTIFACTS = Path("artifacts/zoo")
+EXPORT_TIMEOUT_S = 1800
+OUTPUT_TAIL = 1500
+
+
+def write_inputs(model: ZooModel, inputs_dir: Path) -> Path:
+    """The example inputs as .npz, one array per input name in the model's input order."""
+    path = inputs_dir / f"{model.name}.npz"
+    with atomic_file(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **model.example_inputs())
+    return path
+
+
+def export_command(model: ZooModel, inputs: Path, artifacts: Path) -> list[str]:
+    command = [sys.executable, "-m", "rosetta.cli", "export", "--model", model.source, "--example-inputs",
+               str(inputs), "--name", model.name, "--artifacts", str(artifacts)]
+    return command + (["--atol", repr(model.atol)] if model.atol is not None else [])
+
+
+def entries_for(manifest: Path, model_name: str) -> list[dict[str, Any]]:
+    try:
+        return [e for e in read_manifest(manifest) if e.get("model_name") == model_name]
+    except CoverageError:
+        return []
+
+
+def run_zoo(models: Sequence[ZooModel], artifacts: Path, log=print) -> tuple[list[dict[str, Any]], dict[str, str]]:
+    """Export every model; returns (its manifest entries, {model: why it left none})."""
+    entries: list[dict[str, Any]] = []
+    crashed: dict[str, str] = {}
+    manifest = artifacts / "manifest.json"
+    for model in models:
+        inputs = write_inputs(model, artifacts / "inputs")
+        command = export_command(model, inputs, artifacts)
+        log(f"[zoo] {model.name}: {' '.join(command[1:])}")
+        started = time.monotonic()
+        try:
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=EXPORT_TIMEOUT_S)
+            output, code = (proc.stdout + proc.stderr), proc.returncode
+        except subprocess.TimeoutExpired as exc:
+            output, code = f"timed out after {EXPORT_TIMEOUT_S}s: {exc.output or ''}", None
+        found = entries_for(manifest, model.name)
+        log(f"[zoo] {model.name}: exit {code}, {len(found)} artifacts in {time.monotonic() - started:.0f}s")
+        if found:
+            entries += found
+        else:
+            crashed[model.name] = f"exit {code}: {output.strip()[-OUTPUT_TAIL:]}"
+    return entries, crashed
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m zoo.run", description=__doc__.splitlines()[0])
+    parser.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
+    parser.add_argument("--model", action="append", choices=[m.name for m in ZOO],
+                        help="only these zoo models (repeatable); default: all")
+    args = parser.parse_args(argv)
+    models = [by_name(n) for n in args.model] if args.model else list(ZOO)
+    entries, crashed = run_zoo(models, args.artifacts)
+    paths = write_coverage(args.artifacts, entries, order=[m.name for m in models], crashed=crashed)
+    print(f"[zoo] coverage: {paths['md']}  {paths['json']}  {paths['png']}")
+    failed = crashed or any(e.get("status") != "ok" for e in entries)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
