@@ -11,7 +11,10 @@ import onnx
 from exporters.context import ExportContext
 from exporters.runtimes import SIGNATURE
 
-OPSET = 18  # what every runtime here (ORT, onnxruntime-web, onnx2tf) reads; the models need nothing newer
+OPSET = 18  # what every runtime here (ORT, onnxruntime-web, onnx2tf) reads, and tf2onnx's newest tested opset
+# torch: opset 20 has a Gelu op, which onnx2tf maps to tf.nn.gelu; at 18 torch decomposes GELU around Erf,
+# which onnx2tf's pattern match misses and TFLite has no kernel for (PINTO0309/onnx2tf#465).
+TORCH_OPSET = 20
 
 
 def _check_and_save(model: onnx.ModelProto, dst: Path) -> None:
@@ -29,41 +32,30 @@ def torch_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
         args, dynamic_shapes = None, None
     else:
         model, args, dynamic_shapes = model.eval(), example_args(ctx), dynamic_batch(spec)
-    program = torch.onnx.export(model, args, dynamo=True, opset_version=OPSET, input_names=spec.input_names,
+    program = torch.onnx.export(model, args, dynamo=True, opset_version=TORCH_OPSET, input_names=spec.input_names,
                                 output_names=spec.output_names, dynamic_shapes=dynamic_shapes, verbose=False)
     program.optimize()
     _check_and_save(program.model_proto, dst)
 
 
 def savedmodel_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
-    """tf2onnx on the SavedModel's serving signature (its Python API has no from_saved_model)."""
-    import tensorflow as tf
-    import tf2onnx
+    """tf2onnx on the SavedModel's frozen serving signature, graph inputs/outputs named by signature key.
 
-    from exporters.tf_edges import input_signature
+    Freezing the signature's graph (rather than tf2onnx.from_function on the loaded signature) keeps captured
+    constants, e.g. a Keras Normalization layer's mean, as initializers instead of extra graph inputs.
+    """
+    from tf2onnx import convert, tf_loader
 
     spec = ctx.spec
-    loaded = tf.saved_model.load(str(src))  # keep a reference: the signature's variables live on it
-    signature = loaded.signatures[SIGNATURE]
-
-    # from_function wants a tf.function; wrap the signature instead of re-tracing the source model.
-    def call(*inputs):
-        outputs = signature(**dict(zip(spec.input_names, inputs)))
-        return tuple(outputs[name] for name in spec.output_names)
-    model, _ = tf2onnx.convert.from_function(tf.function(call), input_signature=input_signature(spec), opset=OPSET)
-    _rename_io(model, spec.input_names, spec.output_names)
+    graph_def, inputs, outputs, renames = tf_loader.from_saved_model(
+        str(src), None, None, tag="serve", signatures=[SIGNATURE], return_tensors_to_rename=True)
+    model, _ = convert.from_graph_def(graph_def, input_names=inputs, output_names=outputs, opset=OPSET,
+                                      tensors_to_rename=renames)
+    names = [v.name for v in model.graph.input], [v.name for v in model.graph.output]
+    if sorted(names[0]) != sorted(spec.input_names) or sorted(names[1]) != sorted(spec.output_names):
+        raise ValueError(f"tf2onnx named the graph's inputs {names[0]} and outputs {names[1]}; the spec says "
+                         f"{spec.input_names} -> {spec.output_names}")
     _check_and_save(model, dst)
-
-
-def _rename_io(model: onnx.ModelProto, inputs: list[str], outputs: list[str]) -> None:
-    """tf2onnx names graph inputs/outputs after TF tensors ('images:0', 'Identity:0'); use the spec's names."""
-    renames = {v.name: n for v, n in zip(model.graph.input, inputs)}
-    renames.update({v.name: n for v, n in zip(model.graph.output, outputs)})
-    for value in [*model.graph.input, *model.graph.output]:
-        value.name = renames.get(value.name, value.name)
-    for node in model.graph.node:
-        node.input[:] = [renames.get(n, n) for n in node.input]
-        node.output[:] = [renames.get(n, n) for n in node.output]
 
 
 def jax_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
@@ -72,4 +64,7 @@ def jax_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
     fn, spec = ctx.source_model, ctx.spec
     model = to_onnx(lambda *inputs: fn(*inputs), [("B", *t.shape[1:]) for t in spec.inputs],
                     opset=OPSET, input_names=spec.input_names, output_names=spec.output_names)
-    _check_and_save(model, dst)
+    # jax2onnx 0.17 records NHWC shapes on some NCHW intermediates of convolutions (ORT only warns, the full
+    # checker refuses): drop its intermediate shape annotations and let ONNX infer them.
+    del model.graph.value_info[:]
+    _check_and_save(onnx.shape_inference.infer_shapes(model, strict_mode=True), dst)

@@ -157,6 +157,7 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
                 start = time.perf_counter()
                 outputs = runtime.run(artifact, spec, examples.validation)
                 entry["validate_seconds"] = round(time.perf_counter() - start, 3)
+                entry["runtime"].update(getattr(outputs, "notes", {}))
                 entry["parity"] = gates.parity(fmt, outputs, reference, spec, examples.labels, atol)
                 entry["parity"]["split"] = examples.split
                 entry["status"] = "ok" if entry["parity"]["passed"] else "gate-failed"

@@ -27,6 +27,14 @@ Arrays = dict[str, np.ndarray]
 Predict = Callable[[Mapping[str, np.ndarray]], Arrays]
 
 
+class Outputs(dict):
+    """Named output arrays, plus what the manifest should know about how they were obtained (e.g. a fallback)."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], notes: dict[str, str] | None = None) -> None:
+        super().__init__(arrays)
+        self.notes = notes or {}
+
+
 @dataclass(frozen=True)
 class Runtime:
     name: str
@@ -226,6 +234,10 @@ def signature_pt2(path: Path, spec: ModelSpec) -> dict[str, Any]:
 
 # --- TF.js, in Node with the real @tensorflow/tfjs package ---------------------------------------------------
 TFJS_BACKEND = "wasm"  # what a browser without WebGL runs; 15x faster than the pure-JS "cpu" backend here
+TFJS_FALLBACK = "cpu"  # pure JS: every TF.js kernel exists there
+# The wasm backend fuses fewer activations than the converter emits (e.g. MobileNetV3's hard-swish:
+# "_fusedhardswish activation not yet supported"); such a model still runs in browsers, on the cpu backend.
+WASM_UNSUPPORTED = ("not yet supported", "only supports", "is not implemented", "not registered")
 
 
 def tfjs_dtype(dtype: np.dtype) -> str:
@@ -249,7 +261,19 @@ def write_tfjs_job(directory: Path, spec: ModelSpec, inputs: Mapping[str, np.nda
     return path
 
 
-def run_tfjs(path: Path, spec: ModelSpec, inputs: Mapping[str, np.ndarray], backend: str = TFJS_BACKEND) -> Arrays:
+def run_tfjs(path: Path, spec: ModelSpec, inputs: Mapping[str, np.ndarray], backend: str = TFJS_BACKEND) -> Outputs:
+    """The graph model in @tensorflow/tfjs in Node, on the wasm backend, or on the cpu backend (recorded in the
+    outputs' notes) when wasm lacks one of the model's kernels."""
+    try:
+        return Outputs(_run_tfjs_backend(path, spec, inputs, backend), {"backend": backend})
+    except RuntimeError as exc:
+        if backend == TFJS_FALLBACK or not any(s in str(exc) for s in WASM_UNSUPPORTED):
+            raise
+        return Outputs(_run_tfjs_backend(path, spec, inputs, TFJS_FALLBACK),
+                       {"backend": TFJS_FALLBACK, "fallback_reason": f"{backend}: {str(exc)[-300:]}"})
+
+
+def _run_tfjs_backend(path: Path, spec: ModelSpec, inputs: Mapping[str, np.ndarray], backend: str) -> Arrays:
     """Runs js/tfjs_predict.mjs: the graph model loaded by @tensorflow/tfjs in Node."""
     numpy_dtypes = {"float32": "<f4", "int32": "<i4", "bool": "u1"}
     with tempfile.TemporaryDirectory() as tmp:

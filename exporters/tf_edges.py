@@ -5,7 +5,6 @@ spec's shapes (layout preserved), so TF Serving, TFLite and TF.js see the model'
 """
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -100,14 +99,38 @@ def jax_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
     _save_serving(module, lambda *inputs: converted(module.variables_, *inputs), dst, ctx)
 
 
+def fold_dynamic_reshapes(model):
+    """Reshape targets computed at run time (Concat(Slice(Shape(x))), as attention layers export) -> constants
+    with one -1, wherever ONNX shape inference knows every other output dimension. onnx2tf loses the rank of a
+    Reshape whose target is a runtime tensor ("Cannot take the length of shape with unknown rank")."""
+    import onnx
+    from onnx import numpy_helper
+
+    inferred = onnx.shape_inference.infer_shapes(model, data_prop=True)
+    shapes = {v.name: [d.dim_value if d.HasField("dim_value") else None for d in v.type.tensor_type.shape.dim]
+              for v in [*inferred.graph.value_info, *inferred.graph.output] if v.type.tensor_type.HasField("shape")}
+    constants = {i.name for i in model.graph.initializer}
+    constants |= {o for n in model.graph.node if n.op_type == "Constant" for o in n.output}
+    for node in model.graph.node:
+        shape = shapes.get(node.output[0]) if node.op_type == "Reshape" else None
+        if shape is None or node.input[1] in constants or sum(d is None for d in shape) > 1:
+            continue
+        name = f"{node.output[0]}__folded_shape"
+        model.graph.initializer.append(numpy_helper.from_array(
+            np.array([-1 if d is None else d for d in shape], np.int64), name))
+        node.input[1] = name
+    return model
+
+
 def onnx_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
+    import onnx
     import onnx2tf
 
     spec = ctx.spec
     with tempfile.TemporaryDirectory() as tmp:
         # onnx2tf rewrites its input file in place: convert a copy.
         onnx_copy = Path(tmp) / "model.onnx"
-        shutil.copy(src, onnx_copy)
+        onnx.save(fold_dynamic_reshapes(onnx.load(str(src))), str(onnx_copy))
         keras_model = onnx2tf.convert(
             input_onnx_file_path=str(onnx_copy), output_folder_path=str(Path(tmp) / "out"),
             # onnx2tf transposes NCHW-looking inputs to NHWC; the spec's layout is the contract: keep every
