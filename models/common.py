@@ -52,10 +52,10 @@ class History:
 EpochCallback = Callable[[EpochStats], None]
 
 
-def print_epoch(lane: str, total_epochs: int) -> EpochCallback:
-    """Per-epoch progress line with timing, the same format in every lane."""
+def print_epoch(label: str, total_epochs: int) -> EpochCallback:
+    """Per-epoch progress line with timing, the same format in every lane; `label` names the run."""
     def report(stats: EpochStats) -> None:
-        print(f"[{lane:>5}] epoch {stats.epoch}/{total_epochs}  loss {stats.loss:.4f}  "
+        print(f"[{label}] epoch {stats.epoch}/{total_epochs}  loss {stats.loss:.4f}  "
               f"train-acc {stats.train_accuracy:.4f}  {stats.seconds:.1f}s", flush=True)
     return report
 
