@@ -1,5 +1,6 @@
-"""The three framework lanes. Each module has the same shape:
-build / train / predict / save / load / get_weights / set_weights, plus CHECKPOINT and DISTRIBUTIONS."""
+"""The three framework lanes, each able to build and train every built-in architecture (models.architectures).
+Each module has the same shape: build(model, seed) / train / predict / save / load / get_weights / set_weights /
+export_source, plus CHECKPOINT and DISTRIBUTIONS."""
 from __future__ import annotations
 
 import importlib
@@ -7,7 +8,7 @@ from types import ModuleType
 
 from rosetta.contract import LANES
 
-_MODULES = {"keras": "models.keras_mlp", "torch": "models.torch_mlp", "jax": "models.jax_mlp"}
+_MODULES = {"keras": "models.keras_lane", "torch": "models.torch_lane", "jax": "models.jax_lane"}
 assert tuple(_MODULES) == LANES
 
 

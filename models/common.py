@@ -1,28 +1,36 @@
-"""What the three lanes share: training config, batch order, epoch reporting, the weights layout."""
+"""What the three lanes share: training config, batch order, epoch reporting."""
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
 from rosetta import contract
 
 # Every lane initialises kernels Glorot-uniform and biases to zero (Keras' defaults; torch's own default
-# init ends about 0.3 points lower after 5 epochs here), so the lanes differ only in their random streams.
-# Framework-neutral weights: one (kernel [in, out], bias [out]) pair per Dense layer, float32.
-# Keras and Flax store kernels this way; torch.nn.Linear stores the transpose.
-Weights = list[tuple[np.ndarray, np.ndarray]]
+# init ends about 0.3 points lower after 5 epochs on the MLP), so the lanes differ only in their random
+# streams. The architectures and their framework-neutral weights layout: models.architectures.
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Adam at `learning_rate`, cosine-decayed to 0 over all steps (see rosetta.contract)."""
+    """Adam at `learning_rate`, cosine-decayed to 0 over all steps. The bare defaults are the MLP's;
+    `for_model` gives each built-in model its own measured defaults (rosetta.contract.TRAINING)."""
     epochs: int = contract.EPOCHS
     batch_size: int = contract.BATCH_SIZE
     learning_rate: float = contract.LEARNING_RATE
     seed: int = contract.SEED
+
+    @classmethod
+    def for_model(cls, model: str, **overrides: Any) -> TrainConfig:
+        """The model's defaults; overrides set to None keep the default (CLI flags left out)."""
+        if model not in contract.TRAINING:
+            raise ValueError(f"unknown model {model!r}; built-in models: {', '.join(contract.TRAINING)}")
+        config = replace(cls(), **contract.TRAINING[model])
+        return replace(config, **{k: v for k, v in overrides.items() if v is not None})
 
 
 @dataclass
@@ -44,10 +52,10 @@ class History:
 EpochCallback = Callable[[EpochStats], None]
 
 
-def print_epoch(lane: str, total_epochs: int) -> EpochCallback:
-    """Per-epoch progress line with timing, the same format in every lane."""
+def print_epoch(label: str, total_epochs: int) -> EpochCallback:
+    """Per-epoch progress line with timing, the same format in every lane; `label` names the run."""
     def report(stats: EpochStats) -> None:
-        print(f"[{lane:>5}] epoch {stats.epoch}/{total_epochs}  loss {stats.loss:.4f}  "
+        print(f"[{label}] epoch {stats.epoch}/{total_epochs}  loss {stats.loss:.4f}  "
               f"train-acc {stats.train_accuracy:.4f}  {stats.seconds:.1f}s", flush=True)
     return report
 
@@ -79,18 +87,6 @@ class EpochTimer:
     def stats(self) -> EpochStats:
         return EpochStats(self.epoch, self.loss_sum / self.seen, self.correct / self.seen,
                           time.perf_counter() - self.start)
-
-
-def random_weights(seed: int) -> Weights:
-    """Glorot-uniform kernels and small random biases in the canonical layout."""
-    rng = np.random.default_rng(seed)
-    weights = []
-    for fan_in, fan_out in zip(contract.LAYER_SIZES[:-1], contract.LAYER_SIZES[1:]):
-        limit = np.sqrt(6.0 / (fan_in + fan_out))
-        kernel = rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)
-        bias = rng.uniform(-0.1, 0.1, fan_out).astype(np.float32)
-        weights.append((kernel, bias))
-    return weights
 
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:

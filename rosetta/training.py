@@ -1,4 +1,4 @@
-"""Train one lane end to end: data -> build -> train -> evaluate -> checkpoint + metrics.json."""
+"""Train one built-in model in one lane end to end: data -> build -> train -> evaluate -> checkpoint + metrics."""
 from __future__ import annotations
 
 import time
@@ -10,24 +10,35 @@ from typing import Any
 from models import lane as load_lane
 from models.common import TrainConfig, accuracy, print_epoch
 from rosetta.atomic import write_json
+from rosetta.contract import served_name
 from rosetta.data import Split
 from rosetta.versions import versions
 
+METRICS = "metrics.json"
 
-def train_lane(name: str, train: Split, test: Split, config: TrainConfig, out_dir: Path) -> dict[str, Any]:
-    """Train lane `name`, write artifacts/<lane>/{checkpoint, metrics.json}; return the metrics."""
+
+def train_lane(model: str, name: str, train: Split, test: Split, config: TrainConfig,
+               out_dir: Path) -> dict[str, Any]:
+    """Train `model` in lane `name`, write <out_dir>/<served name>/{checkpoint, architecture.json, metrics.json};
+    return the metrics."""
     lane = load_lane(name)
-    model = lane.build(config.seed)
-    start = time.perf_counter()
-    model, history = lane.train(model, train.images, train.labels, config, print_epoch(name, config.epochs))
-    train_seconds = time.perf_counter() - start
-    test_accuracy = accuracy(lane.predict(model, test.images), test.labels)
-    lane_dir = Path(out_dir) / name
-    checkpoint = lane.save(model, lane_dir)
+    model_name = served_name(model, name)
+    built = lane.build(model, config.seed)
+    start, cpu_start = time.perf_counter(), time.process_time()
+    trained, history = lane.train(built, train.images, train.labels, config,
+                                  print_epoch(model_name, config.epochs))
+    train_seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
+    test_accuracy = accuracy(lane.predict(trained, test.images), test.labels)
+    model_dir = Path(out_dir) / model_name
+    checkpoint = lane.save(trained, model_dir)
     metrics = {
+        "model": model,
+        "model_name": model_name,
         "lane": name,
         "test_accuracy": test_accuracy,
         "train_seconds": round(train_seconds, 3),
+        # CPU seconds of all threads: on a shared machine wall time says more about the neighbours.
+        "train_cpu_seconds": round(cpu_seconds, 3),
         "epochs": config.epochs,
         "seed": config.seed,
         **{k: v for k, v in asdict(config).items() if k not in ("epochs", "seed")},
@@ -38,5 +49,5 @@ def train_lane(name: str, train: Split, test: Split, config: TrainConfig, out_di
         "versions": versions(*lane.DISTRIBUTIONS),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    write_json(lane_dir / "metrics.json", metrics)
+    write_json(model_dir / METRICS, metrics)
     return metrics

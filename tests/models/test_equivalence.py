@@ -1,33 +1,44 @@
-"""A Dense layer is the same matrix in every framework: one set of weights, three lanes, same answers."""
+"""One set of canonical weights, three lanes, same answers: Dense and Conv are the same matrices in every
+framework once layouts are converted (torch: OIHW kernels, NCHW flatten), and BatchNorm the same formula."""
 import numpy as np
 import pytest
 
 from models import lane
-from models.common import TrainConfig, random_weights
+from models.architectures import ARCHITECTURES, CNN, random_weights
+from models.common import TrainConfig
 from rosetta import contract
 
 
 @pytest.fixture(scope="module")
 def trained_weights(train_split):
-    """Realistic weights (confident, all classes predicted): one quick JAX epoch on 5k images."""
+    """Realistic weights (confident, all classes predicted; for the CNN, BatchNorm statistics that training
+    moved): one quick JAX epoch per architecture on a subset."""
     jax_lane = lane("jax")
-    subset = train_split.head(5_000)
-    model, _ = jax_lane.train(jax_lane.build(), subset.images, subset.labels, TrainConfig(epochs=1))
-    return jax_lane.get_weights(model)
+    weights = {}
+    for model, n in ((contract.MNIST_MLP.name, 5_000), (CNN, 3_000)):
+        subset = train_split.head(n)
+        config = TrainConfig.for_model(model, epochs=1, batch_size=32)
+        trained, _ = jax_lane.train(jax_lane.build(model, 0), subset.images, subset.labels, config)
+        weights[model] = jax_lane.get_weights(trained)
+    return weights
 
 
+@pytest.mark.parametrize("model", ARCHITECTURES)
 @pytest.mark.parametrize("source", ["random", "trained"])
-def test_same_weights_same_probabilities_on_full_test_set(source, trained_weights, test_split):
-    weights = random_weights(seed=0) if source == "random" else trained_weights
+def test_same_weights_same_probabilities_on_full_test_set(model, source, trained_weights, test_split):
+    weights = random_weights(model, seed=0) if source == "random" else trained_weights[model]
+    if model == CNN and source == "trained":  # training moved the BatchNorm statistics off their 0/1 start
+        _, _, mean, var = weights[2]
+        assert np.abs(mean).max() > 0.05 and np.abs(var - 1).max() > 0.05
     probs = {}
     for name in contract.LANES:
         module = lane(name)
-        probs[name] = module.predict(module.set_weights(module.build(), weights), test_split.images)
+        probs[name] = module.predict(module.set_weights(module.build(model, 1), weights), test_split.images)
     reference = probs["keras"]
     if source == "trained":  # agreement on a degenerate model would prove little
         assert len(np.unique(reference.argmax(1))) == contract.NUM_CLASSES
         assert reference.max(axis=1).mean() > 0.8
     for name in ("torch", "jax"):
         diff = float(np.abs(probs[name] - reference).max())
-        assert diff <= 1e-5, f"{name} vs keras: max |diff| {diff:.2e}"
+        assert diff <= 1e-5, f"{model}: {name} vs keras: max |diff| {diff:.2e}"
         assert (probs[name].argmax(1) == reference.argmax(1)).all()

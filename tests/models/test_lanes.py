@@ -1,43 +1,105 @@
-"""Each lane honours the model contract, learns, and round-trips its checkpoint."""
+"""Each lane builds every built-in architecture, learns, round-trips its checkpoint and its weights."""
 import numpy as np
 import pytest
 
 from models import lane
-from models.common import TrainConfig, accuracy, random_weights
+from models.architectures import ARCHITECTURE_FILE, ARCHITECTURES, CNN, MLP, random_weights, weight_shapes
+from models.common import TrainConfig, accuracy
 from rosetta import contract
 
+# Small quick runs (the real training is `rosetta train`): enough steps to prove each lane learns.
+QUICK = {MLP: (10_000, TrainConfig.for_model(MLP, epochs=1), 0.90),
+         CNN: (4_000, TrainConfig.for_model(CNN, epochs=1, batch_size=32), 0.85)}
 
+
+def _assert_same_weights(a, b):
+    assert len(a) == len(b)
+    for layer_a, layer_b in zip(a, b):
+        assert len(layer_a) == len(layer_b)
+        for x, y in zip(layer_a, layer_b):
+            np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("model", ARCHITECTURES)
 @pytest.mark.parametrize("name", contract.LANES)
-def test_one_epoch_on_10k_images_exceeds_90_percent(name, train_split, test_split, tmp_path):
+def test_quick_training_learns_and_checkpoint_round_trips(name, model, train_split, test_split, tmp_path):
     module = lane(name)
-    subset = train_split.head(10_000)
-    model, history = module.train(module.build(), subset.images, subset.labels, TrainConfig(epochs=1))
-    probs = module.predict(model, test_split.images)
-    assert probs.shape == (10_000, contract.NUM_CLASSES) and probs.dtype == np.float32
+    n, config, bar = QUICK[model]
+    subset, test = train_split.head(n), test_split.head(2_000)
+    trained, history = module.train(module.build(model, 0), subset.images, subset.labels, config)
+    probs = module.predict(trained, test.images)
+    assert probs.shape == (len(test), contract.NUM_CLASSES) and probs.dtype == np.float32
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
-    assert accuracy(probs, test_split.labels) > 0.90
+    assert accuracy(probs, test.labels) > bar
     assert len(history.epochs) == 1 and history.epochs[0].loss < 1.0
 
-    module.save(model, tmp_path)
-    restored = module.load(tmp_path)
-    for (k, b), (k2, b2) in zip(module.get_weights(model), module.get_weights(restored)):
-        np.testing.assert_array_equal(k, k2)
-        np.testing.assert_array_equal(b, b2)
-    batch = test_split.images[:256]
-    np.testing.assert_array_equal(module.predict(restored, batch), module.predict(model, batch))
+    checkpoint = module.save(trained, tmp_path)
+    assert checkpoint == tmp_path / module.CHECKPOINT and checkpoint.is_file()
+    assert (tmp_path / ARCHITECTURE_FILE).is_file()
+    restored = module.load(tmp_path)  # the directory alone says which architecture to build
+    _assert_same_weights(module.get_weights(trained), module.get_weights(restored))
+    np.testing.assert_array_equal(module.predict(restored, test.images[:256]), probs[:256])
+
+
+@pytest.mark.parametrize("model", ARCHITECTURES)
+@pytest.mark.parametrize("name", contract.LANES)
+def test_weights_round_trip_in_canonical_layout(name, model):
+    module = lane(name)
+    weights = random_weights(model, seed=1)
+    back = module.get_weights(module.set_weights(module.build(model, 0), weights))
+    assert [tuple(a.shape for a in layer) for layer in back] == weight_shapes(model)
+    _assert_same_weights(weights, back)
 
 
 @pytest.mark.parametrize("name", contract.LANES)
-def test_weights_round_trip_in_canonical_layout(name):
+def test_export_source_computes_what_predict_does(name, test_split):
+    """What the exporters trace (a keras.Model, an eval-mode nn.Module, a JaxFunction) is the served model."""
     module = lane(name)
-    weights = random_weights(seed=1)
-    back = module.get_weights(module.set_weights(module.build(), weights))
-    assert [k.shape for k, _ in back] == [(784, 128), (128, 64), (64, 10)]
-    for (k, b), (k2, b2) in zip(weights, back):
-        np.testing.assert_array_equal(k, k2)
-        np.testing.assert_array_equal(b, b2)
+    model = module.set_weights(module.build(CNN, 0), random_weights(CNN, seed=2))
+    images = test_split.images[:64]
+    source = module.export_source(model)
+    if name == "torch":
+        import torch
+        assert not source.training
+        with torch.no_grad():
+            out = source(torch.from_numpy(images)).numpy()
+    else:
+        out = np.asarray(source(images))
+    np.testing.assert_allclose(out, module.predict(model, images), atol=1e-6)
+
+
+@pytest.mark.parametrize("name", contract.LANES)
+def test_weights_of_another_architecture_are_refused(name):
+    module = lane(name)
+    with pytest.raises(ValueError, match="mnist-cnn: weights of shapes"):
+        module.set_weights(module.build(CNN, 0), random_weights(MLP, seed=0))
+
+
+@pytest.mark.parametrize("name", contract.LANES)
+def test_load_without_architecture_record_says_what_is_missing(name, tmp_path):
+    module = lane(name)
+    module.save(module.build(MLP, 0), tmp_path)
+    (tmp_path / ARCHITECTURE_FILE).unlink()
+    with pytest.raises(FileNotFoundError, match=ARCHITECTURE_FILE):
+        module.load(tmp_path)
+
+
+def test_unknown_architecture_lists_built_in_ones():
+    with pytest.raises(ValueError, match="mnist-mlp, mnist-cnn"):
+        lane("jax").build("resnet-50", 0)
 
 
 def test_unknown_lane_lists_valid_ones():
     with pytest.raises(ValueError, match="keras, torch, jax"):
         lane("mxnet")
+
+
+def test_each_model_has_its_own_training_defaults_and_overrides_win():
+    assert TrainConfig.for_model(MLP) == TrainConfig()  # the bare defaults stay the MLP's
+    cnn = TrainConfig.for_model(CNN)
+    assert (cnn.epochs, cnn.batch_size, cnn.learning_rate) == (contract.CNN_EPOCHS, contract.CNN_BATCH_SIZE,
+                                                               contract.CNN_LEARNING_RATE)
+    assert TrainConfig.for_model(CNN, epochs=7, batch_size=None).epochs == 7
+    assert TrainConfig.for_model(CNN, batch_size=None).batch_size == contract.CNN_BATCH_SIZE
+    with pytest.raises(ValueError, match="built-in models"):
+        TrainConfig.for_model("resnet-50")
