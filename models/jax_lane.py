@@ -47,11 +47,12 @@ class CNNModule(nn.Module):
         (c1, c2), k, pool = arch.CONV_FILTERS, arch.CONV_KERNEL, (arch.POOL, arch.POOL)
         x = images[..., None]  # NHWC
         x = nn.relu(nn.Conv(c1, (k, k), padding="VALID", kernel_init=INIT, name=CNN_LAYERS[0])(x))
-        x = nn.max_pool(x, pool, strides=pool, padding="VALID")
+        # keyword arguments: jax2onnx patches max_pool with a keyword-only signature while it traces
+        x = nn.max_pool(x, window_shape=pool, strides=pool, padding="VALID")
         x = nn.Conv(c2, (k, k), padding="VALID", use_bias=False, kernel_init=INIT, name=CNN_LAYERS[1])(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=arch.BN_MOMENTUM, epsilon=arch.BN_EPSILON,
                          name=CNN_LAYERS[2])(x)
-        x = nn.max_pool(nn.relu(x), pool, strides=pool, padding="VALID")
+        x = nn.max_pool(nn.relu(x), window_shape=pool, strides=pool, padding="VALID")
         x = x.reshape((x.shape[0], -1))  # NHWC flatten order: the canonical one
         x = nn.relu(nn.Dense(arch.CNN_DENSE_UNITS, kernel_init=INIT, name=CNN_LAYERS[3])(x))
         return nn.Dense(contract.NUM_CLASSES, kernel_init=INIT, name=CNN_LAYERS[4])(x)
