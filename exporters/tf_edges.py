@@ -66,12 +66,16 @@ def write_warmup_requests(savedmodel_dir: Path, ctx: ExportContext) -> None:
 
 
 def keras_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
-    """Keras' own export (ExportArchive), with the spec's signature names."""
+    """Keras' own export (ExportArchive), with the spec's signature names.
+
+    No `archive.track(model)`: add_endpoint already saves the tf.Variables the endpoint captures (and the
+    lookup tables of built-in Keras layers); track() saved every weight a second time through the Keras
+    Variable wrappers (the MLP's SavedModel: 919 kB -> 466 kB, same signature, same outputs, same TFLite).
+    """
     import keras
 
     model, spec = ctx.source_model, ctx.spec
     archive = keras.export.ExportArchive()
-    archive.track(model)  # stores Keras variables as TF variables that TFLite/TF.js converters can freeze
 
     def endpoint(*inputs):
         return named_outputs(spec, model(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
