@@ -24,6 +24,7 @@ from rosetta.data import Split
 from rosetta.spec import batch_size, slice_batch
 
 MAX_CALLS = 5000
+LANE_SPREAD_LIMIT = 1.25  # the same model in the same format should cost the same whichever lane made it
 
 
 def _timed_calls(fn, budget_s: float, max_calls: int = MAX_CALLS) -> list[float]:
@@ -84,22 +85,24 @@ def bench_jit(train: Split, steps: int = 200, eager_steps: int = 20) -> list[dic
     import jax
     import optax
 
-    from models import jax_mlp
+    from models import jax_lane
 
     results = []
     for batch_size in (16, 256):
         optimizer = optax.adam(1e-3)
-        step = jax_mlp.make_train_step(optimizer)
-        params = jax_mlp.build(0).params
+        model = jax_lane.build("mnist-mlp", 0)
+        step = jax_lane.make_train_step(model.module, optimizer)
+        params, stats = model.params, model.variables.get("batch_stats", {})
         state = optimizer.init(params)
         x, y = train.images[:batch_size], train.labels[:batch_size].astype(np.int32)
         jitted = jax.jit(step)
         compile_start = time.perf_counter()
-        jax.block_until_ready(jitted(params, state, x, y))
+        jax.block_until_ready(jitted(params, stats, state, x, y))
         compile_s = time.perf_counter() - compile_start
-        jit_times = _timed_calls(lambda: jax.block_until_ready(jitted(params, state, x, y)), 10, steps)
+        jit_times = _timed_calls(lambda: jax.block_until_ready(jitted(params, stats, state, x, y)), 10, steps)
         with jax.disable_jit():
-            eager_times = _timed_calls(lambda: jax.block_until_ready(step(params, state, x, y)), 20, eager_steps)
+            eager_times = _timed_calls(lambda: jax.block_until_ready(step(params, stats, state, x, y)), 20,
+                                       eager_steps)
         jit_ms, eager_ms = np.median(jit_times) * 1e3, np.median(eager_times) * 1e3
         results.append({"batch_size": batch_size, "jit_ms": float(jit_ms), "no_jit_ms": float(eager_ms),
                         "speedup": float(eager_ms / jit_ms), "jit_compile_s": compile_s,
@@ -130,24 +133,62 @@ def _plot(rows: list[dict], out: Path) -> None:
     plt.close(fig)
 
 
+def _median_over_rounds(runs: list[dict]) -> dict:
+    """One row per artifact: the median of each timing over the rounds (noise on a shared machine moves whole
+    rounds, so a single run must not decide a comparison), with the per-round values kept."""
+    row = dict(runs[0])
+    for key in ("p50_ms", "p99_ms", "batch_rows_per_s"):
+        row[key] = float(np.median([r[key] for r in runs]))
+        row[f"{key}_rounds"] = [r[key] for r in runs]
+    return row
+
+
+def family(entry: dict[str, Any]) -> str:
+    """The model a lane's artifact belongs to: built-in models are served as <model>-<lane>."""
+    return entry["model_name"].removesuffix(f"-{entry['lane']}")
+
+
+def lane_spread(rows: list[dict], limit: float = LANE_SPREAD_LIMIT) -> list[dict]:
+    """For every model exported by several lanes and every format: the worst lane against the best on throughput,
+    batch-1 latency and size; `flagged` when any ratio exceeds `limit`."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in rows:
+        groups.setdefault((family(r), r["format"]), []).append(r)
+    spread = []
+    for (model, fmt), group in sorted(groups.items()):
+        if len(group) < 2:
+            continue
+        ratios = {"throughput": max(r["batch_rows_per_s"] for r in group) / min(r["batch_rows_per_s"] for r in group),
+                  "p50": max(r["p50_ms"] for r in group) / min(r["p50_ms"] for r in group),
+                  "size": max(r["size_kb"] for r in group) / min(r["size_kb"] for r in group)}
+        spread.append({"model": model, "format": fmt, "lanes": sorted(r["lane"] for r in group),
+                       **{k: round(v, 3) for k, v in ratios.items()},
+                       "flagged": sorted(k for k, v in ratios.items() if v > limit)})
+    return spread
+
+
 def run_bench(artifacts_dir: Path, train: Split, console: Console, budget_s: float = 2.0,
-              models: list[str] | None = None, formats: list[str] | None = None) -> Path:
+              models: list[str] | None = None, formats: list[str] | None = None, rounds: int = 3) -> Path:
     entries = [e for e in manifest.load(artifacts_dir).get("artifacts", []) if e["status"] == "ok"
                and (not models or e["model_name"] in models) and (not formats or e["format"] in formats)]
     if not entries:
         raise FileNotFoundError(f"no validated artifacts in {artifacts_dir / manifest.MANIFEST}: run make export")
-    rows = []
-    for entry in entries:
-        start = time.perf_counter()
-        rows.append(bench_artifact(entry, artifacts_dir, budget_s))
-        console.print(f"  {entry['model_name']:>16} {entry['format']:<12} p50 {rows[-1]['p50_ms']:.3f} ms  "
-                      f"{rows[-1]['batch_rows_per_s']:,.0f} rows/s  ({time.perf_counter() - start:.1f}s)")
+    runs: dict[int, list[dict]] = {i: [] for i in range(len(entries))}
+    for round_ in range(1, rounds + 1):  # round-robin: a slow spell of the machine hits every artifact alike
+        for i, entry in enumerate(entries):
+            start = time.perf_counter()
+            runs[i].append(bench_artifact(entry, artifacts_dir, budget_s / rounds))
+            console.print(f"  [{round_}/{rounds}] {entry['model_name']:>16} {entry['format']:<12} "
+                          f"p50 {runs[i][-1]['p50_ms']:.3f} ms  {runs[i][-1]['batch_rows_per_s']:,.0f} rows/s  "
+                          f"({time.perf_counter() - start:.1f}s)")
+    rows = [_median_over_rounds(runs[i]) for i in range(len(entries))]
+    spread = lane_spread(rows)
     console.print("  jax train step, jit vs no jit ...")
     jit = bench_jit(train)
     out_dir = artifacts_dir / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "bench.json", {"artifacts": rows, "jax_jit_train_step": jit,
-                                        "budget_seconds_per_measure": budget_s})
+    write_json(out_dir / "bench.json", {"artifacts": rows, "lane_spread": spread, "jax_jit_train_step": jit,
+                                        "budget_seconds_per_measure": budget_s, "rounds": rounds})
     _plot(rows, out_dir / "bench.png")
 
     table = Table(title="benchmark (each artifact in its runtime; 2 cores)")
@@ -158,6 +199,14 @@ def run_bench(artifacts_dir: Path, train: Split, console: Console, budget_s: flo
                       "-" if r["accuracy"] is None else f"{r['accuracy']:.4f}",
                       f"{r['p50_ms']:.3f}", f"{r['p99_ms']:.3f}", f"{r['batch_rows_per_s']:,.0f}")
     console.print(table)
+    spread_table = Table(title=f"lanes of one model and format: worst / best (flagged above {LANE_SPREAD_LIMIT}x)")
+    for column in ("model", "format", "lanes", "throughput", "b1 p50", "size", "flagged"):
+        spread_table.add_column(column, justify="right")
+    for s_ in spread:
+        spread_table.add_row(s_["model"], s_["format"], ",".join(s_["lanes"]), f"{s_['throughput']:.2f}x",
+                             f"{s_['p50']:.2f}x", f"{s_['size']:.2f}x",
+                             f"[red]{', '.join(s_['flagged'])}[/]" if s_["flagged"] else "[green]-[/]")
+    console.print(spread_table)
     jit_table = Table(title="JAX train step: jax.jit vs no jit (median per step)")
     for column in ("batch", "jit ms", "no-jit ms", "speedup", "compile s"):
         jit_table.add_column(column, justify="right")

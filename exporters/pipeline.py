@@ -19,6 +19,7 @@ from exporters import gates, manifest
 from exporters.context import ExportContext
 from exporters.graph import NODES, Edge, describe, node_path, plan
 from exporters.runtimes import RUNTIMES
+from exporters.tflite_ops import op_histogram
 from rosetta.atomic import atomic_dir, atomic_file
 from rosetta.sources import Source
 from rosetta.spec import ModelSpec, slice_batch
@@ -152,6 +153,8 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
                 runtime = RUNTIMES[fmt]
                 entry["signature"] = runtime.signature(artifact, spec)
                 entry["path"] = str(artifact.relative_to(artifacts_dir))
+                if fmt.startswith("tflite"):  # what the runtime will execute, op by op (issue: lean lanes)
+                    entry["ops"] = op_histogram(artifact)
                 entry.update(_describe(artifact, model_dir / fmt))
                 check_layout(spec, entry["signature"])
                 start = time.perf_counter()

@@ -163,6 +163,12 @@ def write_report(artifacts_dir: Path) -> Path:
         md += ["## Cells not ok", "", "| model | format | status | why |", "|---|---|---|---|"]
         md += [f"| {e['model_name']} | {e['format']} | {e['status']} | {why(e).replace('|', '/')[:300]} |"
                for e in failed] + [""]
+    ops = [e for e in entries if e.get("ops")]
+    if ops:
+        md += ["## TFLite operators (what LiteRT will execute)", "", "| model | format | ops | histogram |",
+               "|---|---|---|---|"]
+        md += [f"| {e['model_name']} | {e['format']} | {sum(e['ops'].values())} | "
+               + ", ".join(f"{k} {v}" for k, v in e["ops"].items()) + " |" for e in ops] + [""]
     if bench:
         md += ["## Latency and throughput (`make bench`)", "", "| " + " | ".join(BENCH_COLUMNS) + " |",
                "|" + "---|" * len(BENCH_COLUMNS)] + ["| " + " | ".join(r) + " |" for r in bench] + [""]
