@@ -25,9 +25,15 @@ def _rosetta(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "rosetta.cli", *args], check=True, timeout=1800)
 
 
+# make test trains the CNN on a slice (its full run, ~3 min a lane here, is `make export`'s): the pipeline after
+# training is the same, and the accuracy bar for a slice-trained CNN is CNN_SLICE_BAR (tests/exporters).
+CNN_SLICE = ("--epochs", "1", "--train-limit", "15000")
+
+
 @pytest.fixture(scope="session")
 def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real pipeline, once per session: full training of all lanes, then every export.
+    """The real pipeline, once per session: the MLP fully trained in every lane, the CNN on a slice of the
+    training set, then every export of both.
 
     Set ROSETTA_ARTIFACTS to an existing `make export` output to reuse it instead.
     """
@@ -37,7 +43,8 @@ def artifacts_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         assert (path / "manifest.json").is_file(), f"ROSETTA_ARTIFACTS={reuse} has no manifest.json"
         return path
     out = tmp_path_factory.mktemp("artifacts")
-    _rosetta("--out", str(out), "train")
+    _rosetta("--out", str(out), "train", "--model", "mnist-mlp")
+    _rosetta("--out", str(out), "train", "--model", "mnist-cnn", *CNN_SLICE)
     # Gate failures exit 1: let the tests below report which cells failed rather than stop here.
     subprocess.run([sys.executable, "-m", "rosetta.cli", "--out", str(out), "export"], timeout=1800)
     return out

@@ -8,7 +8,8 @@ import numpy as np
 
 from zoo import inputs
 
-EXAMPLES = 64  # rows of example inputs per model: enough for int8 calibration and an argmax check, cheap to run
+EXAMPLES = 320  # rows per model: 256 validate every cell, 64 calibrate int8 (a 1-in-5 split), enough that one
+# flipped answer is 0.4% of the int8 agreement, not the 2% that would fail the 99% gate on its own
 
 
 @dataclass(frozen=True)
