@@ -64,7 +64,49 @@ def jax_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
     fn, spec = ctx.source_model, ctx.spec
     model = to_onnx(lambda *inputs: fn(*inputs), [("B", *t.shape[1:]) for t in spec.inputs],
                     opset=OPSET, input_names=spec.input_names, output_names=spec.output_names)
-    # jax2onnx 0.17 records NHWC shapes on some NCHW intermediates of convolutions (ORT only warns, the full
-    # checker refuses): drop its intermediate shape annotations and let ONNX infer them.
+    _check_and_save(tidy_jax2onnx(model), dst)
+
+
+def tidy_jax2onnx(model: onnx.ModelProto) -> onnx.ModelProto:
+    """jax2onnx 0.17.1 output, made valid and convertible by onnx2tf without changing what it computes.
+
+    - Its shape annotations can contradict its own ops (Flax NHWC Conv -> BatchNorm -> ReLU: the NHWC shape on
+      a tensor it transposed to NCHW), which the full checker rejects: drop them and re-infer from the ops,
+      with data propagation so runtime-built shapes like [B, 28, 28, 1] keep their static dims.
+    - It lowers `x[..., None]` to Reshape + an Expand to the same shape; onnx2tf turns that Expand into
+      FILL + MUL with unknown dims, and a Conv behind it then needs TF (Flex) ops in TFLite. Such an Expand
+      is the identity: remove it, then every node nothing reads any more.
+    """
     del model.graph.value_info[:]
-    _check_and_save(onnx.shape_inference.infer_shapes(model, strict_mode=True), dst)
+    model = onnx.shape_inference.infer_shapes(model, strict_mode=True, data_prop=True)
+    shapes = {v.name: v.type.tensor_type.shape for v in [*model.graph.input, *model.graph.value_info]}
+
+    def known(name: str) -> list | None:
+        shape = shapes.get(name)
+        dims = [d.dim_value or d.dim_param or None for d in shape.dim] if shape is not None else None
+        return dims if dims is not None and None not in dims else None
+
+    renames = {}
+    for node in model.graph.node:
+        if node.op_type == "Expand" and known(node.input[0]) and known(node.input[0]) == known(node.output[0]):
+            renames[node.output[0]] = node.input[0]
+    graph_outputs = {o.name for o in model.graph.output}
+    renames = {k: v for k, v in renames.items() if k not in graph_outputs}
+    nodes = [n for n in model.graph.node if not (n.op_type == "Expand" and n.output[0] in renames)]
+    for node in nodes:
+        node.input[:] = [renames.get(i, i) for i in node.input]
+    needed, kept = set(graph_outputs), []
+    for node in reversed(nodes):  # nodes are topologically sorted: walk back from the outputs
+        if any(o in needed for o in node.output):
+            kept.append(node)
+            needed.update(node.input)
+    del model.graph.node[:]
+    model.graph.node.extend(reversed(kept))
+    used = {i for n in kept for i in n.input}
+    live_inits = [i for i in model.graph.initializer if i.name in used or i.name in graph_outputs]
+    del model.graph.initializer[:]
+    model.graph.initializer.extend(live_inits)
+    live_info = [v for v in model.graph.value_info if v.name in used]
+    del model.graph.value_info[:]
+    model.graph.value_info.extend(live_info)
+    return model

@@ -301,6 +301,7 @@ def signature_tfjs(path: Path, spec: ModelSpec) -> dict[str, Any]:
 
 RUNTIMES: dict[str, Runtime] = {
     "savedmodel": Runtime("tensorflow", "tensorflow", load_savedmodel, signature_savedmodel),
+    "savedmodel-xla": Runtime("tensorflow", "tensorflow", load_savedmodel, signature_savedmodel),
     "tflite-fp32": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite),
     "tflite-int8": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite),
     "tfjs": Runtime(f"tfjs-node-{TFJS_BACKEND}", "node:@tensorflow/tfjs", None, signature_tfjs, batch_run=run_tfjs),

@@ -23,7 +23,7 @@ BUILTIN_MODELS = {spec.name: spec for spec in (MNIST_MLP, MNIST_CNN)}
 
 LANES = ("keras", "torch", "jax")
 # Artifact formats (the export graph in exporters/graph.py says which lane reaches which, and how).
-FORMATS = ("savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "torchscript", "pt2")
+FORMATS = ("savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "torchscript", "pt2", "savedmodel-xla")
 
 
 def served_name(model: str, lane: str) -> str:
