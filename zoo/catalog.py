@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,8 @@ class ZooModel:
     # Float gate override (rosetta export --atol): None keeps the exporter's default. Set only where the
     # de-risk run (zoo/DERISK.md) measured float32 reordering noise above it with 100% argmax agreement.
     atol: float | None = None
+    # Cells an upstream tool cannot deliver for this model: format -> (text of the failure, the upstream reason).
+    known_limits: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def example_inputs(self, n: int = EXAMPLES) -> dict[str, np.ndarray]:
         return self.make_inputs(n)
@@ -34,7 +36,8 @@ ZOO: tuple[ZooModel, ...] = (
     ZooModel("zoo-mobilenet-v3-keras", "keras", "zoo.keras_models:mobilenet_v3_small",
              lambda n: {"image": inputs.pixels_nhwc(n, (32, 32, 3), seed=1, scale=255.0)},
              ((10,),), {"image": "NHWC"},
-             description="keras.applications MobileNetV3Small alpha 0.75, 32x32x3 raw pixels, 10-way softmax"),
+             description="keras.applications MobileNetV3Small alpha 0.75, 32x32x3 raw pixels, 10-way softmax",
+             atol=1e-4),  # 2.5-3.7e-5 in every float runtime vs Keras (256 examples), argmax 100%: float32 order
     ZooModel("zoo-two-input-keras", "keras", "zoo.keras_models:two_input",
              lambda n: {"image": inputs.pixels_nhwc(n, (16, 16, 3), seed=2), "tabular": inputs.tabular(n, 8, seed=3)},
              ((10,), (1,)), {"image": "NHWC"},
@@ -42,7 +45,10 @@ ZOO: tuple[ZooModel, ...] = (
     ZooModel("zoo-transformer-torch", "torch", "zoo.torch_models:transformer_classifier",
              lambda n: {"tokens": inputs.token_embeddings(n, 16, 32, seed=4)},
              ((10,),), {},
-             description="nn.TransformerEncoder (2 layers, 4 heads, D=32, GELU, LayerNorm) -> mean-pool -> softmax"),
+             description="nn.TransformerEncoder (2 layers, 4 heads, D=32, GELU, LayerNorm) -> mean-pool -> softmax",
+             known_limits={"tfjs": ("Unsupported Ops in the model before optimization Erfc",
+                                    "exact GELU becomes tf.nn.gelu, which TF lowers to Erfc; TF.js 4.22 has Erf but "
+                                    "no Erfc kernel (tensorflowjs op_list)")}),
     ZooModel("zoo-convnet-torch", "torch", "zoo.torch_models:conv_net",
              lambda n: {"images": inputs.normalized_nchw(n, (3, 32, 32), seed=5)},
              ((10,),), {"images": "NCHW"},
