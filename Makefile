@@ -11,7 +11,7 @@ include serving/tfserving/tfserving.mk
 .PHONY: help venv node export train site chromium test test-fast bench serve bench-serve zoo clean
 
 help:
-	@echo "make export   train, export and validate every lane x format (creates .venv if missing)"
+	@echo "make export   train both built-in models in every lane, export and validate every cell (creates .venv if missing)"
 	@echo "make test     the full test suite (fast tests + end-to-end ones marked slow)"
 	@echo "make zoo      public architectures (random weights) through rosetta export: artifacts/zoo/coverage.md"
 	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
@@ -43,10 +43,10 @@ export: venv node
 	$(BIN)/rosetta train
 	$(BIN)/rosetta export
 	$(MAKE) tfserving-stage
-	$(BIN)/python -m web.site --artifacts artifacts --out artifacts/site
+	$(BIN)/rosetta site
 
 site: venv node
-	$(BIN)/python -m web.site --artifacts artifacts --out artifacts/site
+	$(BIN)/rosetta site
 
 # Debian's Chromium for the browser-demo test (Playwright drives it; it never downloads a browser).
 chromium:
