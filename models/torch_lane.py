@@ -172,5 +172,5 @@ def set_weights(model: Model, weights: Weights) -> Model:
     with torch.no_grad():
         for layer_targets, layer_arrays in zip(targets, arrays, strict=True):
             for target, array in zip(layer_targets, layer_arrays, strict=True):
-                target.copy_(torch.from_numpy(np.ascontiguousarray(array)))
+                target.copy_(torch.from_numpy(np.array(array, dtype=np.float32)))  # a writable copy
     return model

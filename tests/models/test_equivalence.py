@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from models import lane
-from models.architectures import ARCHITECTURES, CNN, random_weights
+from models.architectures import ARCHITECTURES, CNN, MLP, random_weights
 from models.common import TrainConfig
 from rosetta import contract
 
@@ -15,9 +15,10 @@ def trained_weights(train_split):
     moved): one quick JAX epoch per architecture on a subset."""
     jax_lane = lane("jax")
     weights = {}
-    for model, n in ((contract.MNIST_MLP.name, 5_000), (CNN, 3_000)):
+    quick = {MLP: (5_000, TrainConfig.for_model(MLP, epochs=1)),
+             CNN: (3_000, TrainConfig.for_model(CNN, epochs=1, batch_size=32))}
+    for model, (n, config) in quick.items():
         subset = train_split.head(n)
-        config = TrainConfig.for_model(model, epochs=1, batch_size=32)
         trained, _ = jax_lane.train(jax_lane.build(model, 0), subset.images, subset.labels, config)
         weights[model] = jax_lane.get_weights(trained)
     return weights

@@ -25,7 +25,7 @@ def _assert_same_weights(a, b):
 def test_quick_training_learns_and_checkpoint_round_trips(name, model, train_split, test_split, tmp_path):
     module = lane(name)
     n, config, bar = QUICK[model]
-    subset, test = train_split.head(n), test_split.head(2_000)
+    subset, test = train_split.head(n), test_split
     trained, history = module.train(module.build(model, 0), subset.images, subset.labels, config)
     probs = module.predict(trained, test.images)
     assert probs.shape == (len(test), contract.NUM_CLASSES) and probs.dtype == np.float32
@@ -38,7 +38,8 @@ def test_quick_training_learns_and_checkpoint_round_trips(name, model, train_spl
     assert (tmp_path / ARCHITECTURE_FILE).is_file()
     restored = module.load(tmp_path)  # the directory alone says which architecture to build
     _assert_same_weights(module.get_weights(trained), module.get_weights(restored))
-    np.testing.assert_array_equal(module.predict(restored, test.images[:256]), probs[:256])
+    batch = test.images[:256]  # the same batch shape both times: XLA's results may depend on it
+    np.testing.assert_array_equal(module.predict(restored, batch), module.predict(trained, batch))
 
 
 @pytest.mark.parametrize("model", ARCHITECTURES)
