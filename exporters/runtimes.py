@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from rosetta.data import REPO_ROOT
+from rosetta.sources import name_outputs
 from rosetta.spec import ModelSpec, batch_size, slice_batch
 
 JS_DIR = REPO_ROOT / "js"
@@ -57,17 +58,6 @@ def _spec(name: str, shape, dtype: str, quantization: dict | None = None) -> dic
     if quantization:
         spec["quantization"] = quantization
     return spec
-
-
-def _named(spec: ModelSpec, outputs: Any) -> Arrays:
-    """A framework's outputs (one array, a sequence in spec order, or a mapping) as {spec output name: array}."""
-    if isinstance(outputs, Mapping):
-        return {name: np.asarray(outputs[name]) for name in spec.output_names}
-    if not isinstance(outputs, (list, tuple)):
-        outputs = (outputs,)
-    if len(outputs) != len(spec.outputs):
-        raise ValueError(f"{spec.name}: model returned {len(outputs)} outputs, the spec names {spec.output_names}")
-    return {name: np.asarray(o) for name, o in zip(spec.output_names, outputs)}
 
 
 # --- TensorFlow SavedModel, called through its serving signature as TF Serving does --------------------------
@@ -189,9 +179,9 @@ def torch_predict(module, spec: ModelSpec) -> Predict:
     def predict(x: Mapping[str, np.ndarray]) -> Arrays:
         with torch.inference_mode():
             out = module(*(torch.from_numpy(np.ascontiguousarray(x[n])) for n in spec.input_names))
-        out = out if isinstance(out, (list, tuple, dict)) else (out,)
-        return _named(spec, {k: v.numpy() for k, v in out.items()} if isinstance(out, dict)
-                      else [t.numpy() for t in out])
+        if isinstance(out, dict):
+            return name_outputs(spec, {k: v.numpy() for k, v in out.items()})
+        return name_outputs(spec, [t.numpy() for t in out] if isinstance(out, (list, tuple)) else out.numpy())
     return predict
 
 

@@ -15,6 +15,7 @@ import tensorflow as tf
 from exporters.context import ExportContext
 from exporters.runtimes import SIGNATURE
 from exporters.tfjs_compat import tfjs_converter
+from rosetta.sources import name_outputs
 from rosetta.spec import ModelSpec
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
@@ -24,16 +25,6 @@ def input_signature(spec: ModelSpec) -> list[tf.TensorSpec]:
     return [tf.TensorSpec(t.static_shape, tf.as_dtype(t.dtype), name=t.name) for t in spec.inputs]
 
 
-def named_outputs(spec: ModelSpec, outputs) -> dict[str, tf.Tensor]:
-    """A model's outputs (a tensor, a sequence in spec order, or a mapping) keyed by the spec's output names."""
-    if isinstance(outputs, dict):
-        return {name: outputs[name] for name in spec.output_names}
-    outputs = outputs if isinstance(outputs, (list, tuple)) else (outputs,)
-    if len(outputs) != len(spec.outputs):
-        raise ValueError(f"{spec.name}: model returned {len(outputs)} outputs, the spec names {spec.output_names}")
-    return dict(zip(spec.output_names, outputs))
-
-
 def _save_serving(module: tf.Module, fn: Callable[..., object], dst: Path, ctx: ExportContext) -> None:
     """Save `fn(*inputs in spec order)` as the `serving_default` signature, plus warm-up records."""
     spec = ctx.spec
@@ -41,7 +32,7 @@ def _save_serving(module: tf.Module, fn: Callable[..., object], dst: Path, ctx: 
     # autograph off: no Python control flow to convert; the signature takes the spec's named inputs.
     @tf.function(input_signature=input_signature(spec), autograph=False)
     def serve(*inputs):
-        return named_outputs(spec, fn(*inputs))
+        return name_outputs(spec, fn(*inputs))
 
     tf.saved_model.save(module, str(dst), signatures={SIGNATURE: serve})
     write_warmup_requests(dst, ctx)
@@ -78,7 +69,7 @@ def keras_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
     archive = keras.export.ExportArchive()
 
     def endpoint(*inputs):
-        return named_outputs(spec, model(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
+        return name_outputs(spec, model(list(inputs) if len(inputs) > 1 else inputs[0], training=False))
     archive.add_endpoint(name=SIGNATURE, fn=endpoint, input_signature=input_signature(spec))
     archive.write_out(str(dst), verbose=False)
     write_warmup_requests(dst, ctx)

@@ -36,7 +36,7 @@ class Source:
     def predict(self, spec: ModelSpec, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The source's outputs on named inputs, in bounded chunks, as {spec output name: array}."""
         n = batch_size(inputs)
-        parts = [_named(spec, _call(self.lane, self.model, [np.ascontiguousarray(inputs[k][i:i + CHUNK])
+        parts = [name_outputs(spec, _call(self.lane, self.model, [np.ascontiguousarray(inputs[k][i:i + CHUNK])
                                                             for k in spec.input_names]))
                  for i in range(0, n, CHUNK)]
         return {name: np.concatenate([p[name] for p in parts]) for name in spec.output_names}
@@ -125,13 +125,14 @@ def _call(lane: str, model: Any, args: list[np.ndarray]) -> Any:
     return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
 
 
-def _named(spec: ModelSpec, outputs: Any) -> dict[str, np.ndarray]:
+def name_outputs(spec: ModelSpec, outputs: Any) -> dict[str, Any]:
+    """A model's outputs (one array or tensor, a sequence in spec order, or a mapping) by spec output name."""
     if isinstance(outputs, Mapping):
         missing = set(spec.output_names) - set(outputs)
         if missing:
             raise SpecError(f"{spec.name}: model outputs {sorted(outputs)}, the spec names {spec.output_names}")
         return {name: outputs[name] for name in spec.output_names}
-    outputs = outputs if isinstance(outputs, list) else [outputs]
+    outputs = list(outputs) if isinstance(outputs, (list, tuple)) else [outputs]
     if len(outputs) != len(spec.outputs):
         raise SpecError(f"{spec.name}: model returned {len(outputs)} outputs, the spec names {spec.output_names}")
     return dict(zip(spec.output_names, outputs))
