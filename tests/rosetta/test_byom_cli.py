@@ -88,11 +88,11 @@ def test_jax_factory_with_labels_reports_accuracy(tmp_path):
                    "--labels", str(tmp_path / "y.npy"), "--artifacts", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     cells = _cells(tmp_path / "out")
-    _assert_all_ok(cells, {"savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx"})
+    _assert_all_ok(cells, {"savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "savedmodel-xla"})
     assert cells["onnx"]["model_name"] == "jax_cnn" and cells["onnx"]["lane"] == "jax"
     assert 0.85 <= cells["onnx"]["parity"]["source_accuracy"] <= 0.95
     assert cells["tflite-int8"]["parity"]["gate"]["accuracy_drop"]["limit"] == 0.005
-    assert (tmp_path / "out" / "report.md").read_text().count("| ok |") == 5
+    assert (tmp_path / "out" / "report.md").read_text().count("| ok |") == 6
 
 
 def test_bad_requests_exit_2_with_one_line(tmp_path):
