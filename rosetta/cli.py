@@ -123,7 +123,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from exporters.bench import run_bench
 
     path = run_bench(args.out, load_split("train", args.data_dir), console, budget_s=args.seconds,
-                     models=args.model, formats=args.format)
+                     models=args.model, formats=args.format, rounds=args.rounds)
     console.print(f"bench: {path} and {path.with_suffix('.png')}")
     return 0
 
@@ -234,7 +234,9 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="latency/throughput of every validated artifact in its runtime")
     bench.add_argument("--model", nargs="+", default=None, help="model names in the manifest (default: all)")
     bench.add_argument("--format", nargs="+", choices=contract.FORMATS, default=None, metavar="F")
-    bench.add_argument("--seconds", type=float, default=2.0, help="time budget per measurement")
+    bench.add_argument("--seconds", type=float, default=2.0, help="time budget per artifact, over all rounds")
+    bench.add_argument("--rounds", type=_positive_int, default=3,
+                       help="round-robin passes over every artifact; each timing is the median over them")
     bench.set_defaults(func=cmd_bench)
 
     from serving.server.config import add_serve_arguments  # argparse only: no server imports until `serve` runs
