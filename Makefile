@@ -7,6 +7,7 @@ NODE_STAMP := js/node_modules/.installed
 
 include k8s/k8s.mk
 include serving/tfserving/tfserving.mk
+include serving/onnx/image.mk
 
 .PHONY: help venv node export train site chromium test test-fast bench serve bench-serve zoo clean
 
@@ -52,7 +53,7 @@ site: venv node
 chromium:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-test: venv node chromium k8s-check tfserving-venv
+test: venv node chromium k8s-check tfserving-venv onnx-image-venv
 	$(BIN)/pytest
 
 test-fast: venv node
