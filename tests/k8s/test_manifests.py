@@ -219,10 +219,10 @@ def test_tfserving_reads_the_generated_configs(docs):
 
 def test_kserve_variant_renders_both_inference_services():
     services = objects(render("k8s/kserve"), "InferenceService")
-    assert sorted(services) == ["mnist-keras", "mnist-onnx"]
-    tf = services["mnist-keras"]["spec"]["predictor"]["model"]
+    assert sorted(services) == ["rosetta-onnx", "rosetta-tfserving"]
+    tf = services["rosetta-tfserving"]["spec"]["predictor"]["model"]
     assert tf["modelFormat"]["name"] == "tensorflow" and tf["storageUri"]
     assert re.fullmatch(r"\d+\.\d+\.\d+", tf["runtimeVersion"])  # the TF Serving image tag, pinned
-    (onnx,) = services["mnist-onnx"]["spec"]["predictor"]["containers"]
+    (onnx,) = services["rosetta-onnx"]["spec"]["predictor"]["containers"]
     assert onnx["image"] == "rosetta/onnx-server:0.1.0"
     assert onnx["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
