@@ -1,4 +1,4 @@
-"""`make bench`: every artifact timed in its own runtime, plus the jax.jit claim on the train step.
+"""`make bench`: every artifact timed in its own runtime, plus eager vs compiled in every lane (models.compile_bench).
 
 Bounded: each measurement stops at a time budget or a call count, whichever comes first.
 """
@@ -80,36 +80,6 @@ def bench_artifact(entry: dict[str, Any], artifacts_dir: Path, budget_s: float) 
             "batch_rows": rows, **timing}
 
 
-def bench_jit(train: Split, steps: int = 200, eager_steps: int = 20) -> list[dict[str, Any]]:
-    """The JAX train step (forward, backward, Adam) with and without jax.jit, at two batch sizes."""
-    import jax
-    import optax
-
-    from models import jax_lane
-
-    results = []
-    for batch_size in (16, 256):
-        optimizer = optax.adam(1e-3)
-        model = jax_lane.build("mnist-mlp", 0)
-        step = jax_lane.make_train_step(model.module, optimizer)
-        params, stats = model.params, model.variables.get("batch_stats", {})
-        state = optimizer.init(params)
-        x, y = train.images[:batch_size], train.labels[:batch_size].astype(np.int32)
-        jitted = jax.jit(step)
-        compile_start = time.perf_counter()
-        jax.block_until_ready(jitted(params, stats, state, x, y))
-        compile_s = time.perf_counter() - compile_start
-        jit_times = _timed_calls(lambda: jax.block_until_ready(jitted(params, stats, state, x, y)), 10, steps)
-        with jax.disable_jit():
-            eager_times = _timed_calls(lambda: jax.block_until_ready(step(params, stats, state, x, y)), 20,
-                                       eager_steps)
-        jit_ms, eager_ms = np.median(jit_times) * 1e3, np.median(eager_times) * 1e3
-        results.append({"batch_size": batch_size, "jit_ms": float(jit_ms), "no_jit_ms": float(eager_ms),
-                        "speedup": float(eager_ms / jit_ms), "jit_compile_s": compile_s,
-                        "jit_steps": len(jit_times), "no_jit_steps": len(eager_times)})
-    return results
-
-
 def _plot(rows: list[dict], out: Path) -> None:
     import matplotlib
 
@@ -170,7 +140,8 @@ def lane_spread(rows: list[dict], limit: float = LANE_SPREAD_LIMIT) -> list[dict
 
 
 def run_bench(artifacts_dir: Path, train: Split, console: Console, budget_s: float = 2.0,
-              models: list[str] | None = None, formats: list[str] | None = None, rounds: int = 3) -> Path:
+              models: list[str] | None = None, formats: list[str] | None = None, rounds: int = 3,
+              compile_model: str | None = "mnist-mlp") -> Path:
     entries = [e for e in manifest.load(artifacts_dir).get("artifacts", []) if e["status"] == "ok"
                and (not models or e["model_name"] in models) and (not formats or e["format"] in formats)]
     if not entries:
@@ -185,11 +156,16 @@ def run_bench(artifacts_dir: Path, train: Split, console: Console, budget_s: flo
                           f"({time.perf_counter() - start:.1f}s)")
     rows = [_best_of_rounds(runs[i]) for i in range(len(entries))]
     spread = lane_spread(rows)
-    console.print("  jax train step, jit vs no jit ...")
-    jit = bench_jit(train)
+    compilers = None
+    if compile_model:
+        from models import compile_bench
+
+        console.print(f"  eager vs compiled, {compile_model}, every lane ...")
+        compilers = compile_bench.run(train.images[:256], train.labels[:256], compile_model, budget_s=budget_s,
+                                      log=console.print)
     out_dir = artifacts_dir / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "bench.json", {"artifacts": rows, "lane_spread": spread, "jax_jit_train_step": jit,
+    write_json(out_dir / "bench.json", {"artifacts": rows, "lane_spread": spread, "eager_vs_compiled": compilers,
                                         "budget_seconds_per_measure": budget_s, "rounds": rounds})
     _plot(rows, out_dir / "bench.png")
 
@@ -209,12 +185,8 @@ def run_bench(artifacts_dir: Path, train: Split, console: Console, budget_s: flo
                              f"{s_['p50']:.2f}x", f"{s_['size']:.2f}x",
                              f"[red]{', '.join(s_['flagged'])}[/]" if s_["flagged"] else "[green]-[/]")
     console.print(spread_table)
-    jit_table = Table(title="JAX train step: jax.jit vs no jit (median per step)")
-    for column in ("batch", "jit ms", "no-jit ms", "speedup", "compile s"):
-        jit_table.add_column(column, justify="right")
-    for r in jit:
-        jit_table.add_row(str(r["batch_size"]), f"{r['jit_ms']:.3f}", f"{r['no_jit_ms']:.1f}",
-                          f"{r['speedup']:.0f}x", f"{r['jit_compile_s']:.2f}")
-    console.print(jit_table)
+    if compilers:
+        compile_bench.plot(compilers, out_dir / "compile.png")
+        compile_bench.print_table(compilers, console)
     write_report(artifacts_dir)
     return out_dir / "bench.json"

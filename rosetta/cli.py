@@ -123,7 +123,8 @@ def cmd_bench(args: argparse.Namespace) -> int:
     from exporters.bench import run_bench
 
     path = run_bench(args.out, load_split("train", args.data_dir), console, budget_s=args.seconds,
-                     models=args.model, formats=args.format, rounds=args.rounds)
+                     models=args.model, formats=args.format, rounds=args.rounds,
+                     compile_model=None if args.compile_model == "none" else args.compile_model)
     console.print(f"bench: {path} and {path.with_suffix('.png')}")
     return 0
 
@@ -237,6 +238,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seconds", type=float, default=2.0, help="time budget per artifact, over all rounds")
     bench.add_argument("--rounds", type=_positive_int, default=3,
                        help="round-robin passes over every artifact; each timing is the median over them")
+    bench.add_argument("--compile-model", choices=[*contract.TRAINING, "none"], default=contract.MNIST_MLP.name,
+                       help="built-in model for the eager-vs-compiled table of every lane (none: skip it)")
     bench.set_defaults(func=cmd_bench)
 
     from serving.server.config import add_serve_arguments  # argparse only: no server imports until `serve` runs
