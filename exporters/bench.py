@@ -162,6 +162,7 @@ def run_bench(artifacts_dir: Path, train: Split, console: Console, budget_s: flo
 
         console.print(f"  eager vs compiled, {compile_model}, every lane ...")
         compilers = compile_bench.run(train.images[:256], train.labels[:256], compile_model, budget_s=budget_s,
+                                      rounds=rounds,
                                       log=console.print)
     out_dir = artifacts_dir / "bench"
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -4,7 +4,7 @@ For a built-in model (the lanes' own `build`), per framework and execution mode:
 Adam) at two batch sizes, inference at batch 1 and 256, and per-example gradients (vmap vs a Python loop).
 Modes: TensorFlow eager / tf.function / tf.function(jit_compile=True) (XLA); PyTorch eager / torch.compile
 (Inductor, CPU); JAX op-by-op (jax.disable_jit) / jax.jit. Each measurement is bounded by a time budget and a call
-count; the timing is the median call; compile time is the first call minus that median.
+count, in round-robin rounds; the timing is the best round's median call; compile time is the first call minus it.
 """
 from __future__ import annotations
 
@@ -334,26 +334,42 @@ def verdicts(rows: list[dict[str, Any]], low: float = CLAIM_LOW) -> dict[str, di
     return out
 
 
+def _best_round(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One measurement over rounds: the lowest round median (on this shared 2-core machine another process taking
+    a core only ever slows a round: the same torch step measured 1.9 and 65 ms medians in two runs), every round's
+    median, and compile time from round 1's first call, the only one that compiles."""
+    best = min(r["median_ms"] for r in runs)
+    return {**runs[0], "median_ms": best, "median_ms_rounds": [r["median_ms"] for r in runs],
+            "compile_s": max(runs[0]["first_call_s"] - best / 1e3, 0.0), "calls": sum(r["calls"] for r in runs)}
+
+
 def run(images: np.ndarray, labels: np.ndarray, model: str = arch.MLP, seed: int = 0, budget_s: float = 2.0,
         max_calls: int = 500, frameworks: tuple[str, ...] = FRAMEWORKS,
         train_batches: tuple[int, ...] = TRAIN_BATCHES, infer_batches: tuple[int, ...] = INFER_BATCHES,
-        per_example_batch: int = PER_EXAMPLE_BATCH, warmup: int = WARMUP_CALLS,
+        per_example_batch: int = PER_EXAMPLE_BATCH, warmup: int = WARMUP_CALLS, rounds: int = 3,
         log: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
-    """Every framework in every mode on `model`; `images`/`labels` are cycled to fill each batch. Per measurement:
-    the first call, `warmup` untimed calls, then timed calls until `budget_s` or `max_calls`."""
-    rows: list[dict[str, Any]] = []
-    for framework in frameworks:
-        for v in VARIANTS[framework](model, seed):
-            rows += bench_variant(v, images, labels, budget_s, max_calls, train_batches, infer_batches, warmup)
-            log(f"  {framework:<10} {v.mode:<24} " + "  ".join(
-                f"{r['task']}@{r['batch']} {r['median_ms']:.3f} ms" for r in rows if r["mode"] == v.mode
-                and r["framework"] == framework))
-        for p in PER_EXAMPLE.get(framework, lambda *_: [])(model, seed):
-            rows.append(bench_per_example(p, images, labels, budget_s, max_calls, per_example_batch, warmup))
-            log(f"  {framework:<10} {p.mode:<24} per_example_grads@{per_example_batch} "
-                f"{rows[-1]['median_ms']:.3f} ms")
-    return {"model": model, "budget_seconds_per_measure": budget_s, "max_calls": max_calls, "rows": rows,
-            "verdicts": verdicts(rows)}
+    """Every framework in every mode on `model`; `images`/`labels` are cycled to fill each batch. Per measurement
+    and round: the first call, `warmup` untimed calls, then timed calls until `budget_s / rounds` or `max_calls`.
+    Rounds are round-robin over every variant, so a slow spell of the machine hits eager and compiled alike."""
+    variants = [v for f in frameworks for v in VARIANTS[f](model, seed)]
+    per_example = [p for f in frameworks for p in PER_EXAMPLE.get(f, lambda *_: [])(model, seed)]
+    runs: dict[tuple, list[dict[str, Any]]] = {}
+    for round_ in range(1, rounds + 1):
+        for v in variants:
+            measured = bench_variant(v, images, labels, budget_s / rounds, max_calls, train_batches, infer_batches,
+                                     warmup)
+            log(f"  [{round_}/{rounds}] {v.framework:<10} {v.mode:<24} " + "  ".join(
+                f"{r['task']}@{r['batch']} {r['median_ms']:.3f} ms" for r in measured))
+            for r in measured:
+                runs.setdefault((r["framework"], r["mode"], r["task"], r["batch"]), []).append(r)
+        for p in per_example:
+            r = bench_per_example(p, images, labels, budget_s / rounds, max_calls, per_example_batch, warmup)
+            log(f"  [{round_}/{rounds}] {p.framework:<10} {p.mode:<24} per_example_grads@{per_example_batch} "
+                f"{r['median_ms']:.3f} ms")
+            runs.setdefault((r["framework"], r["mode"], r["task"], r["batch"]), []).append(r)
+    rows = [_best_round(group) for group in runs.values()]
+    return {"model": model, "budget_seconds_per_measure": budget_s, "rounds": rounds, "max_calls": max_calls,
+            "rows": rows, "verdicts": verdicts(rows)}
 
 
 def first_step_outputs(framework: str, images: np.ndarray, labels: np.ndarray, model: str = arch.MLP,
@@ -410,7 +426,8 @@ def print_table(result: dict[str, Any], console: Any) -> None:
 
     for framework, verdict in result["verdicts"].items():
         rows = [r for r in result["rows"] if r["framework"] == framework]
-        table = Table(title=f"{result['model']} eager vs compiled, {framework} (median per call)",
+        table = Table(title=f"{result['model']} eager vs compiled, {framework} (median per call, best of "
+                      f"{result['rounds']} rounds)",
                       caption=verdict["verdict"])
         for column in ("task", "batch", "mode", "median ms", "vs eager", "compile s", "calls"):
             table.add_column(column, justify="right")
