@@ -9,7 +9,7 @@ include k8s/k8s.mk
 include serving/tfserving/tfserving.mk
 include serving/onnx/image.mk
 
-.PHONY: help venv node export train site chromium test test-fast bench serve bench-serve zoo clean
+.PHONY: help venv node export train site chromium cxx test test-fast bench serve bench-serve zoo clean
 
 help:
 	@echo "make export   train both built-in models in every lane, export and validate every cell (creates .venv if missing)"
@@ -53,13 +53,17 @@ site: venv node
 chromium:
 	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
 
-test: venv node chromium k8s-check tfserving-venv onnx-image-venv
+# A C++ compiler: torch.compile's Inductor backend builds its CPU kernels with it (make bench, the compile-bench test).
+cxx:
+	command -v g++ >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y g++)
+
+test: venv node chromium cxx k8s-check tfserving-venv onnx-image-venv
 	$(BIN)/pytest
 
-test-fast: venv node
+test-fast: venv node cxx
 	$(BIN)/pytest -m "not slow"
 
-bench: venv node
+bench: venv node cxx
 	$(BIN)/rosetta bench
 
 serve: venv

@@ -18,8 +18,8 @@ def batch() -> tuple[np.ndarray, np.ndarray]:
 
 
 def test_run_gives_a_row_per_framework_mode_and_task(batch, tmp_path) -> None:
-    result = cb.run(*batch, budget_s=0.0, max_calls=1, warmup=0, rounds=2, train_batches=(ROWS,), infer_batches=(1, ROWS),
-                    per_example_batch=ROWS)
+    result = cb.run(*batch, budget_s=0.0, max_calls=1, warmup=0, rounds=2, train_batches=(ROWS,),
+                    infer_batches=(1, ROWS), per_example_batch=ROWS)
     rows = result["rows"]
     modes = {(r["framework"], r["mode"]) for r in rows}
     assert {f for f, _ in modes} == set(cb.FRAMEWORKS)
