@@ -6,14 +6,10 @@ from pathlib import Path
 import torch
 
 from exporters.context import ExportContext
+from rosetta.sources import torch_module
 from rosetta.spec import ModelSpec
 
 EXAMPLE_ROWS = 2  # torch.export specialises a dimension of size 1; trace with 2 rows
-
-
-def exportable(model) -> torch.nn.Module:
-    """An eval-mode module: a user's torch.export program (.pt2) is unpacked to re-export its module."""
-    return model.module() if isinstance(model, torch.export.ExportedProgram) else model.eval()
 
 
 def example_args(ctx: ExportContext) -> tuple[torch.Tensor, ...]:
@@ -28,7 +24,7 @@ def dynamic_batch(spec: ModelSpec) -> tuple[dict[int, torch.export.Dim], ...]:
 
 def torch_to_torchscript(src: Path, dst: Path, ctx: ExportContext) -> None:
     """Script (no shape baked in); a module TorchScript cannot compile is traced on real rows instead."""
-    module = exportable(ctx.source_model)
+    module = torch_module(ctx.source_model)
     try:
         scripted = torch.jit.script(module)
     except Exception:  # noqa: BLE001 - scripting rejects much valid Python; tracing is the documented fallback
@@ -38,6 +34,6 @@ def torch_to_torchscript(src: Path, dst: Path, ctx: ExportContext) -> None:
 
 
 def torch_to_pt2(src: Path, dst: Path, ctx: ExportContext) -> None:
-    program = torch.export.export(exportable(ctx.source_model), example_args(ctx),
+    program = torch.export.export(torch_module(ctx.source_model), example_args(ctx),
                                   dynamic_shapes=dynamic_batch(ctx.spec))
     torch.export.save(program, str(dst))

@@ -41,6 +41,10 @@ class Source:
                  for i in range(0, n, CHUNK)]
         return {name: np.concatenate([p[name] for p in parts]) for name in spec.output_names}
 
+    def call(self, *inputs: np.ndarray) -> Any:
+        """The model on positional inputs (its own input order): one array, a list or a mapping of arrays."""
+        return _call(self.lane, self.model, list(inputs))
+
     def input_names(self) -> list[str] | None:
         """The model's own input names in call order, when the framework records them."""
         return _input_names(self)
@@ -115,7 +119,7 @@ def _call(lane: str, model: Any, args: list[np.ndarray]) -> Any:
     elif lane == "torch":
         import torch
 
-        module = model.module() if isinstance(model, torch.export.ExportedProgram) else model.eval()
+        module = torch_module(model)
         with torch.inference_mode():
             out = module(*(torch.from_numpy(np.ascontiguousarray(a)) for a in args))
     else:
@@ -123,6 +127,14 @@ def _call(lane: str, model: Any, args: list[np.ndarray]) -> Any:
     if isinstance(out, Mapping):
         return {k: np.asarray(v) for k, v in out.items()}
     return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
+
+
+def torch_module(model: Any) -> Any:
+    """An eval-mode module; a torch.export program (.pt2) is unpacked to its module, fixed in the mode it was
+    exported in (its module refuses .eval())."""
+    import torch
+
+    return model.module() if isinstance(model, torch.export.ExportedProgram) else model.eval()
 
 
 def name_outputs(spec: ModelSpec, outputs: Any) -> dict[str, Any]:

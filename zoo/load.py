@@ -1,33 +1,25 @@
-"""Build a zoo model from its SOURCE string and run it on named inputs in its own framework."""
+"""A zoo model through the same source loading and running as `rosetta export` (rosetta.sources)."""
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
+from rosetta.sources import Source, load_source
 from zoo.catalog import ZooModel
 
 
-def build(model: ZooModel) -> Any:
-    module_name, _, factory = model.source.partition(":")
-    return getattr(importlib.import_module(module_name), factory)()
+def build(model: ZooModel) -> Source:
+    """The model from its SOURCE string, its framework detected as `rosetta export` detects it."""
+    source = load_source(model.source)
+    if source.lane != model.lane:
+        raise ValueError(f"{model.name}: the catalog says {model.lane}, {model.source} returns a {source.lane} model")
+    return source
 
 
-def run_source(model: ZooModel, built: Any, named: dict[str, np.ndarray]) -> list[np.ndarray]:
-    """The source model's outputs, in output order, as numpy."""
-    if model.lane == "keras":
-        out = built(named, training=False) if len(named) > 1 else built(next(iter(named.values())), training=False)
-        outs = [out[k] for k in built.output_names] if isinstance(out, dict) else out
-    elif model.lane == "torch":
-        import torch
-
-        with torch.inference_mode():
-            outs = built(*(torch.from_numpy(v) for v in named.values()))
-    elif model.lane == "jax":
-        apply, variables = built
-        outs = apply(variables, *named.values())
-    else:
-        raise ValueError(f"{model.name}: unknown lane {model.lane!r}")
-    outs = outs if isinstance(outs, (list, tuple)) else [outs]
-    return [np.asarray(o, dtype=np.float32) for o in outs]
+def run_source(model: ZooModel, source: Source, named: Mapping[str, np.ndarray]) -> list[np.ndarray]:
+    """The source model's outputs, in output order, as float32 numpy (inputs in the model's own order)."""
+    out = source.call(*(named[n] for n in source.input_names() or named))
+    if isinstance(out, Mapping):
+        out = [out[k] for k in source.model.output_names]
+    return [np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, list) else [out])]

@@ -53,12 +53,12 @@ def test_inputs_are_deterministic_and_match_the_model(model: ZooModel) -> None:
     assert set(model.layouts) <= set(a)
     built, _ = _built(model)
     if model.lane == "torch":  # positional forward arguments carry the input names, in .npz order
-        assert list(inspect.signature(built.forward).parameters) == list(a)
+        assert list(inspect.signature(built.model.forward).parameters) == list(a)
     elif model.lane == "keras":
-        assert sorted(t.name for t in built.inputs) == sorted(a)
+        assert sorted(t.name for t in built.model.inputs) == sorted(a)
     else:
-        apply, variables = built
-        assert JaxFunction(apply, variables)(*a.values()).shape == (8, *model.output_shapes[0])
+        assert isinstance(built.model, JaxFunction)
+        assert built.model(*a.values()).shape == (8, *model.output_shapes[0])
 
 
 def test_factories_are_seeded(model: ZooModel) -> None:
