@@ -52,8 +52,9 @@ def _bench_tfjs(model_json: Path, spec, sample: dict[str, np.ndarray], budget_s:
     return _stats(result["latencies_ms"], result["batch_images"], result["batch_seconds"])
 
 
-def load_sample(artifacts_dir: Path, model_name: str) -> dict[str, np.ndarray]:
-    with np.load(Path(artifacts_dir) / model_name / SAMPLE_INPUTS) as data:
+def load_sample(artifacts_dir: Path, entry: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The first validation rows of the entry's version (its sample_inputs.npz)."""
+    with np.load(manifest.version_file(artifacts_dir, entry, SAMPLE_INPUTS)) as data:
         return {k: data[k] for k in data.files}
 
 
@@ -62,7 +63,7 @@ def bench_artifact(entry: dict[str, Any], artifacts_dir: Path, budget_s: float) 
     path = artifacts_dir / entry["path"]
     runtime = RUNTIMES[entry["format"]]
     spec = manifest.spec_of(entry)
-    sample = load_sample(artifacts_dir, entry["model_name"])
+    sample = load_sample(artifacts_dir, entry)
     rows = batch_size(sample)
     if runtime.load is None:
         timing = _bench_tfjs(path, spec, sample, budget_s)
@@ -75,7 +76,8 @@ def bench_artifact(entry: dict[str, Any], artifacts_dir: Path, budget_s: float) 
         predict(sample)
         batch_times = _timed_calls(lambda: predict(sample), budget_s, max_calls=200)
         timing = _stats(latencies, rows * len(batch_times), sum(batch_times))
-    return {"model_name": entry["model_name"], "lane": entry["lane"], "format": entry["format"],
+    return {"model_name": entry["model_name"], "version": entry["version"], "lane": entry["lane"],
+            "format": entry["format"],
             "runtime": runtime.name, "size_kb": entry["bytes"] / 1024, "accuracy": entry["parity"]["accuracy"],
             "batch_rows": rows, **timing}
 
@@ -142,7 +144,7 @@ def lane_spread(rows: list[dict], limit: float = LANE_SPREAD_LIMIT) -> list[dict
 def run_bench(artifacts_dir: Path, train: Split, console: Console, budget_s: float = 2.0,
               models: list[str] | None = None, formats: list[str] | None = None, rounds: int = 3,
               compile_model: str | None = "mnist-mlp") -> Path:
-    entries = [e for e in manifest.load(artifacts_dir).get("artifacts", []) if e["status"] == "ok"
+    entries = [e for e in manifest.latest(manifest.load(artifacts_dir)) if e["status"] == "ok"
                and (not models or e["model_name"] in models) and (not formats or e["format"] in formats)]
     if not entries:
         raise FileNotFoundError(f"no validated artifacts in {artifacts_dir / manifest.MANIFEST}: run make export")

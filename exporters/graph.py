@@ -20,7 +20,7 @@ from rosetta.contract import FORMATS
 class Node:
     id: str
     format: str | None  # artifact format it provides, None for a lane's source model
-    layout: str  # where the artifact lives inside DIR/<model>/<format>/ ("{model}": the model's served name)
+    layout: str  # where the artifact lives inside DIR/<model>/<N>/<format>/ ("": that directory itself)
 
 
 @dataclass(frozen=True)
@@ -41,13 +41,13 @@ NODES = {n.id: n for n in [
     Node("keras", None, "model.keras"),
     Node("torch", None, "model.pt"),
     Node("jax", None, "params.msgpack"),
-    Node("savedmodel", "savedmodel", "{model}/1"),
+    Node("savedmodel", "savedmodel", ""),  # the format dir IS the SavedModel (TF Serving staging copies it)
     # jax2tf native serialization: a SavedModel holding one XlaCallModule op (the function's StableHLO). It is
     # its own format: TF Serving runs it only with --xla_cpu_compilation_enabled and a TF new enough for its
     # calling convention, compiling once per batch size; the TF.js converter and tf2onnx reject it; TFLite
     # converts it with runtime shape arithmetic and an unfused softmax (4-16x slower than the other lanes).
     # So a JAX model's `savedmodel`, TFLite and TF.js go through ONNX -> onnx2tf like a torch model's.
-    Node("savedmodel-xla", "savedmodel-xla", "{model}/1"),
+    Node("savedmodel-xla", "savedmodel-xla", ""),
     Node("onnx", "onnx", "model.onnx"),
     Node("tflite-fp32", "tflite-fp32", "model.tflite"),
     Node("tflite-int8", "tflite-int8", "model.tflite"),

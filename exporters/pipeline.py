@@ -1,7 +1,8 @@
 """Walk the export graph for one model: convert (atomically), validate in the real runtime, record.
 
 `export_model` is the one path every model takes, built-in or a user's: a source (its framework is its lane),
-its spec, and example rows split into a validation set and an int8 calibration set.
+its spec, and example rows split into a validation set and an int8 calibration set. Each run publishes one new
+version, DIR/<model>/<N>/, built in a staging dir and renamed into place once its cells are validated.
 """
 from __future__ import annotations
 
@@ -20,11 +21,13 @@ from exporters.context import ExportContext
 from exporters.graph import NODES, Edge, describe, node_path, plan
 from exporters.runtimes import RUNTIMES
 from exporters.tflite_ops import op_histogram
-from rosetta.atomic import atomic_dir, atomic_file
+from rosetta.atomic import atomic_dir
+from rosetta.layout import check_free, next_version, staged_version
 from rosetta.sources import Source
 from rosetta.spec import ModelSpec, slice_batch
 from rosetta.versions import version
 
+# Per-version data files, in DIR/<model>/<N>/ (read them through manifest.version_file):
 SOURCE_OUTPUTS = "source_outputs.npz"  # the source model's outputs on the validation inputs, by output name
 VALIDATION_LABELS = "validation_labels.npy"  # written when labels are given: the report's confusion matrices
 SAMPLE_INPUTS = "sample_inputs.npz"  # the first validation rows, for benches and runtime checks elsewhere
@@ -44,7 +47,7 @@ class Examples:
 @dataclass
 class ModelExport:
     """Builds the nodes one model's requested formats need, each once, remembering failures too."""
-    model_dir: Path
+    version_dir: Path  # the staged version directory
     published: set[str]  # node ids that are this run's requested artifacts; other nodes are intermediates
     ctx: ExportContext
     work_dir: Path
@@ -63,7 +66,7 @@ class ModelExport:
         start = time.perf_counter()
         try:
             if node.id in self.published:
-                final = self.model_dir / node.format
+                final = self.version_dir / node.format
                 with atomic_dir(final) as tmp:  # a failing converter leaves no half artifact
                     target = node_path(node, name, tmp)
                     target.parent.mkdir(parents=True, exist_ok=True)
@@ -115,34 +118,43 @@ def check_layout(spec: ModelSpec, signature: dict[str, Any]) -> None:
                              f"(layout {t.layout or 'unspecified'} not preserved)")
 
 
-def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifacts_dir: Path, examples: Examples,
-                 atol: float = gates.FLOAT_MAX_ABS_DIFF, version_: int = 1,
-                 log: Callable[[dict[str, Any]], None] = print) -> list[dict[str, Any]]:
-    """Export and validate `formats` of one model into DIR/<spec.name>/; returns its manifest entries
-    (failed cells included). The source is run once on the validation rows: every cell is compared with that."""
-    spec.check_inputs(examples.validation)
-    model_dir = Path(artifacts_dir) / spec.name
-    model_dir.mkdir(parents=True, exist_ok=True)
-    reference = source.predict(spec, examples.validation)
-    with atomic_file(model_dir / SOURCE_OUTPUTS) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **reference)
-    with atomic_file(model_dir / SAMPLE_INPUTS) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **slice_batch(examples.validation, 0, SAMPLE_ROWS))
+def resolve_version(artifacts_dir: Path, model_name: str, version_: int | None) -> int:
+    """The pinned version if its directory is free (else VersionError), or the next free one."""
+    if version_ is None:
+        return next_version(artifacts_dir, model_name, manifest.recorded_versions(artifacts_dir, model_name))
+    check_free(artifacts_dir, model_name, version_)
+    return version_
+
+
+def _save_examples(version_dir: Path, reference: dict[str, np.ndarray], examples: Examples) -> None:
+    np.savez(version_dir / SOURCE_OUTPUTS, **reference)
+    np.savez(version_dir / SAMPLE_INPUTS, **slice_batch(examples.validation, 0, SAMPLE_ROWS))
     if examples.labels is not None:
-        with atomic_file(model_dir / VALIDATION_LABELS) as tmp:
-            np.save(tmp, examples.labels)
-    ctx = ExportContext(source, spec, examples.calibration, slice_batch(examples.validation, 0, WARMUP_ROWS))
+        np.save(version_dir / VALIDATION_LABELS, examples.labels)
+
+
+def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifacts_dir: Path, examples: Examples,
+                 atol: float = gates.FLOAT_MAX_ABS_DIFF, version_: int | None = None,
+                 log: Callable[[dict[str, Any]], None] = print) -> list[dict[str, Any]]:
+    """Export and validate `formats` of one model as version `version_` (default: the next free one) into
+    DIR/<spec.name>/<N>/; returns its manifest entries (failed cells included). The source is run once on the
+    validation rows: every cell is compared with that. The version is published when at least one cell is ok;
+    otherwise nothing is left on disk (the entries say why) and the same version can be retried."""
+    artifacts_dir = Path(artifacts_dir)
+    version_ = resolve_version(artifacts_dir, spec.name, version_)
+    spec.check_inputs(examples.validation)
     routes = plan(source.lane)
     unknown = [f for f in formats if f not in routes]
     if unknown:
         raise ValueError(f"{spec.name}: format(s) {unknown} not reachable from a {source.lane} source; "
                          f"reachable: {', '.join(routes)}")
-    work_dir = model_dir / ".work"
-    shutil.rmtree(work_dir, ignore_errors=True)
-    published = {routes[fmt][-1].dst for fmt in formats}
-    exporter = ModelExport(model_dir, published, ctx, work_dir, built={source.lane: Path(source.origin)})
-    entries = []
-    try:
+    with staged_version(artifacts_dir, spec.name, version_) as staged:
+        reference = source.predict(spec, examples.validation)
+        _save_examples(staged.dir, reference, examples)
+        ctx = ExportContext(source, spec, examples.calibration, slice_batch(examples.validation, 0, WARMUP_ROWS))
+        published = {routes[fmt][-1].dst for fmt in formats}
+        exporter = ModelExport(staged.dir, published, ctx, staged.work, built={source.lane: Path(source.origin)})
+        entries = []
         for fmt in formats:
             path_edges = routes[fmt]
             entry = _entry(source, spec, fmt, path_edges, version_)
@@ -152,10 +164,10 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
                 entry["export_seconds"] = round(sum(exporter.seconds[e.dst] for e in path_edges), 3)
                 runtime = RUNTIMES[fmt]
                 entry["signature"] = runtime.signature(artifact, spec)
-                entry["path"] = str(artifact.relative_to(artifacts_dir))
+                entry["path"] = (staged.final / artifact.relative_to(staged.dir)).relative_to(artifacts_dir).as_posix()
                 if fmt.startswith("tflite"):  # what the runtime will execute, op by op (issue: lean lanes)
                     entry["ops"] = op_histogram(artifact)
-                entry.update(_describe(artifact, model_dir / fmt))
+                entry.update(_describe(artifact, staged.dir / fmt))
                 check_layout(spec, entry["signature"])
                 start = time.perf_counter()
                 outputs = runtime.run(artifact, spec, examples.validation)
@@ -168,6 +180,12 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
                 entry["status"], entry["error"] = "failed", _first_line(exc)
             log(entry)
             entries.append(entry)
-    finally:
-        shutil.rmtree(work_dir, ignore_errors=True)
+        shutil.rmtree(staged.work, ignore_errors=True)
+        if any(e["status"] == "ok" for e in entries):
+            staged.publish()
+        else:  # nothing worth serving: publish nothing, so `--version N` can simply be run again
+            for e in entries:
+                for field_ in ("path", "files"):
+                    e.pop(field_, None)
+                e.setdefault("error", f"version {version_} not published: no cell of it passed")
     return entries

@@ -13,7 +13,7 @@ from rich.table import Table
 from exporters import manifest
 from exporters.pipeline import SOURCE_OUTPUTS, VALIDATION_LABELS
 
-COLUMNS = ("model", "lane", "format", "status", "max |diff|", "argmax agree", "accuracy", "source acc", "size KB",
+COLUMNS = ("model", "version", "lane", "format", "status", "max |diff|", "argmax agree", "accuracy", "source acc", "size KB",
            "export s", "validate s", "path")
 
 
@@ -23,11 +23,13 @@ def _num(value: float | None, fmt: str) -> str:
 
 def _row(e: dict[str, Any]) -> list[str]:
     p = e.get("parity")
+    head = [e["model_name"], str(e["version"]), e["lane"], e["format"], e["status"]]
     if not p:
-        return [e["model_name"], e["lane"], e["format"], e["status"], *["-"] * 7, e.get("error", "")[:80]]
-    return [e["model_name"], e["lane"], e["format"], e["status"], f"{p['max_abs_diff']:.2e}",
+        return [*head, *["-"] * 7, e.get("error", "")[:80]]
+    return [*head, f"{p['max_abs_diff']:.2e}",
             _num(p["argmax_agreement"], "{:.4f}"), _num(p["accuracy"], "{:.4f}"), _num(p["source_accuracy"], "{:.4f}"),
-            f"{e['bytes'] / 1024:.0f}", f"{e['export_seconds']:.1f}", f"{e['validate_seconds']:.1f}", e["path"]]
+            f"{e['bytes'] / 1024:.0f}", f"{e['export_seconds']:.1f}", f"{e['validate_seconds']:.1f}",
+            e.get("path", "(not published)")]
 
 
 def why(e: dict[str, Any]) -> str:
@@ -42,7 +44,7 @@ def print_summary(console: Console, entries: list[dict[str, Any]]) -> list[dict[
         table.add_column(column, overflow="fold")
     for e in entries:
         row = _row(e)
-        row[3] = f"[{'green' if e['status'] == 'ok' else 'red'}]{row[3]}[/]"
+        row[4] = f"[{'green' if e['status'] == 'ok' else 'red'}]{row[4]}[/]"
         table.add_row(*row)
     console.print(table)
     failed = [e for e in entries if e["status"] != "ok"]
@@ -71,7 +73,7 @@ def _cells_plot(artifacts_dir: Path, entries: list[dict[str, Any]]) -> str | Non
     ok = [e for e in entries if "parity" in e]
     if not ok:
         return None
-    labels = [f"{e['model_name']}/{e['format']}" for e in ok]
+    labels = [f"{e['model_name']}/{e['version']}/{e['format']}" for e in ok]
     fig, axes = plt.subplots(1, 3, figsize=(17, 0.3 * len(ok) + 1.5))
     _bar_chart(axes[0], labels, [max(e["parity"]["max_abs_diff"], 1e-9) for e in ok],
                "max |diff| vs source (log)", "{:.1e}")
@@ -93,13 +95,14 @@ def _confusion_plot(artifacts_dir: Path, entries: list[dict[str, Any]]) -> str |
 
     panels = []
     for name in sorted({e["model_name"] for e in entries}):
-        spec = manifest.spec_of(next(e for e in entries if e["model_name"] == name))
-        head, model_dir = spec.classifier_output, artifacts_dir / name
-        if head is None or not (model_dir / VALIDATION_LABELS).is_file() or not (model_dir / SOURCE_OUTPUTS).is_file():
+        newest = max((e for e in entries if e["model_name"] == name), key=lambda e: int(e["version"]))
+        head = manifest.spec_of(newest).classifier_output
+        labels, outputs = (manifest.version_file(artifacts_dir, newest, f) for f in (VALIDATION_LABELS, SOURCE_OUTPUTS))
+        if head is None or not labels.is_file() or not outputs.is_file():
             continue
-        with np.load(model_dir / SOURCE_OUTPUTS) as outputs:
-            predicted = outputs[head.name].argmax(-1)
-        panels.append((name, np.load(model_dir / VALIDATION_LABELS), predicted, head.shape[-1]))
+        with np.load(outputs) as saved:
+            predicted = saved[head.name].argmax(-1)
+        panels.append((f"{name} v{newest['version']}", np.load(labels), predicted, head.shape[-1]))
     if not panels:
         return None
     cols = min(len(panels), 3)
@@ -139,13 +142,14 @@ def _bench_rows(artifacts_dir: Path) -> list[list[str]]:
 
 
 def write_report(artifacts_dir: Path) -> Path:
-    """report.md and report.html over the whole manifest (all cells, not only this run's)."""
+    """report.md and report.html over the whole manifest (not only this run's cells): each (model, format)'s
+    newest ok version, or its newest attempt when none passed (manifest.latest)."""
     import matplotlib
 
     matplotlib.use("Agg")
     artifacts_dir = Path(artifacts_dir)
     data = manifest.load(artifacts_dir)
-    entries = data.get("artifacts", [])
+    entries = manifest.latest(data)
     images = [p for p in (_cells_plot(artifacts_dir, entries), _confusion_plot(artifacts_dir, entries)) if p]
     bench = _bench_rows(artifacts_dir)
     if bench:
@@ -160,9 +164,9 @@ def write_report(artifacts_dir: Path) -> Path:
            "outputs; tflite-int8 >= 99% argmax agreement and an accuracy drop <= 0.5 points when labels are given. "
            "Every cell runs in its own runtime on the model's validation examples.", ""]
     if failed:
-        md += ["## Cells not ok", "", "| model | format | status | why |", "|---|---|---|---|"]
-        md += [f"| {e['model_name']} | {e['format']} | {e['status']} | {why(e).replace('|', '/')[:300]} |"
-               for e in failed] + [""]
+        md += ["## Cells not ok", "", "| model | version | format | status | why |", "|---|---|---|---|---|"]
+        md += [f"| {e['model_name']} | {e['version']} | {e['format']} | {e['status']} | "
+               f"{why(e).replace('|', '/')[:300]} |" for e in failed] + [""]
     ops = [e for e in entries if e.get("ops")]
     if ops:
         md += ["## TFLite operators (what LiteRT will execute)", "", "| model | format | ops | histogram |",

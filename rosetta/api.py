@@ -69,18 +69,22 @@ def default_name(source: Source) -> str:
 def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | str | Path, *,
            labels: np.ndarray | str | Path | None = None, name: str | None = None,
            formats: Sequence[str] | None = None, atol: float | None = None, artifacts: Path | str = "artifacts",
-           version: int = 1, log: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+           version: int | None = None, log: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Export a model to every format the graph reaches from its framework (or `formats`), validate each artifact
     in its runtime against the model on the example inputs, and record them in `artifacts/manifest.json`.
 
     `model`: a Keras model, a torch.nn.Module or torch.export program, a JAX `(apply_fn, variables)` pair, or a
-    source string (`model.keras`, `program.pt2`, `package.module:factory`). Returns the manifest entries.
+    source string (`model.keras`, `program.pt2`, `package.module:factory`). Each call publishes a new version,
+    `artifacts/<name>/<N>/`: the next free N, or `version` (refused with VersionError if it exists). Returns the
+    manifest entries.
     """
     from exporters import gates, manifest
     from exporters.graph import plan
-    from exporters.pipeline import export_model
+    from exporters.pipeline import export_model, resolve_version
     from exporters.report import write_report
 
+    if name and version is not None:  # refuse a published version before loading anything
+        resolve_version(Path(artifacts), check_model_name(name), version)
     source = load_source(str(model)) if isinstance(model, (str, Path)) else detect(model, type(model).__name__)
     if isinstance(example_inputs, (str, Path)):
         example_inputs = load_examples(example_inputs)
@@ -88,8 +92,9 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
         labels = load_examples(labels)
         if isinstance(labels, dict):
             raise SpecError("labels: give a .npy with one integer label per example")
-    spec, examples = infer_spec_or_raise(source, check_model_name(name) if name else default_name(source),
-                                         example_inputs)
+    name = check_model_name(name) if name else default_name(source)
+    version = resolve_version(Path(artifacts), name, version)
+    spec, examples = infer_spec_or_raise(source, name, example_inputs)
     reachable = list(plan(source.lane))
     formats = list(formats) if formats else reachable
     unknown = [f for f in formats if f not in reachable]

@@ -39,9 +39,9 @@ def builtin_source(model: str, lane: str, artifacts_dir: Path) -> tuple[Source, 
 
 
 def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifacts_dir: Path, examples,
-                   log: Callable[[dict[str, Any]], None]) -> list[dict[str, Any]]:
+                   log: Callable[[dict[str, Any]], None], version: int | None = None) -> list[dict[str, Any]]:
     from exporters.graph import plan
     from exporters.pipeline import export_model
 
     source, spec = builtin_source(model, lane, artifacts_dir)
-    return export_model(source, spec, list(formats or plan(lane)), artifacts_dir, examples, log=log)
+    return export_model(source, spec, list(formats or plan(lane)), artifacts_dir, examples, version_=version, log=log)

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from rosetta import contract
 from rosetta.data import DEFAULT_DATA_DIR, DataError, load_split
+from rosetta.layout import VersionError
 from rosetta.sources import SourceError
 from rosetta.spec import SpecError
 
@@ -25,6 +26,10 @@ def _positive_int(text: str) -> int:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
     return value
+
+
+def _canary(text: str) -> int | str:
+    return "none" if text == "none" else _positive_int(text)
 
 
 def _positive_float(text: str) -> float:
@@ -90,19 +95,25 @@ def _export_builtins(args: argparse.Namespace, out: Path) -> list[dict]:
 
     if args.example_inputs or args.labels or args.name:
         raise UsageError(f"--example-inputs/--labels/--name are for your own model; {args.model!r} is built in")
+    from exporters.pipeline import resolve_version
+
     lanes = _lanes(args.lane)
     for name in lanes:
         missing = [f for f in args.format or [] if f not in plan(name)]
         if missing:
             raise UsageError(f"format(s) {', '.join(missing)} not exported for lane {name!r}; "
                              f"valid for {name}: {', '.join(plan(name))}")
+    if args.version is not None:  # refuse a published version before loading data or models
+        for model in _models(args.model):
+            for name in lanes:
+                resolve_version(out, contract.served_name(model, name), args.version)
     examples = mnist_examples(load_split("train", args.data_dir), load_split("test", args.data_dir))
     entries = []
     for model in _models(args.model):
         for name in lanes:
             formats = args.format or list(plan(name))
             console.print(f"[bold]exporting {contract.served_name(model, name)}[/]: {', '.join(formats)}")
-            entries += export_builtin(model, name, formats, out, examples, log=_log_cell)
+            entries += export_builtin(model, name, formats, out, examples, log=_log_cell, version=args.version)
     return entries
 
 
@@ -116,7 +127,24 @@ def _export_user_model(args: argparse.Namespace, out: Path) -> list[dict]:
                          "calibration rows)")
     console.print(f"[bold]exporting {args.model}[/]")
     return export(args.model, args.example_inputs, labels=args.labels, name=args.name, formats=args.format,
-                  atol=args.atol, artifacts=out, log=_log_cell)
+                  atol=args.atol, artifacts=out, version=args.version, log=_log_cell)
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from exporters import manifest
+
+    out = args.artifacts or args.out
+    if args.stable is None and args.canary is None and not args.retire and not args.unretire:
+        raise UsageError("nothing to do: give --stable N, --canary N|none, --retire N ... or --unretire N ...")
+    try:
+        rec = manifest.release(out, args.model, stable=args.stable, canary=args.canary, retire=args.retire or (),
+                               unretire=args.unretire or ())
+    except manifest.ReleaseError as exc:
+        raise UsageError(str(exc)) from None
+    labels = ", ".join(f"{k} -> {v}" for k, v in rec["labels"].items())
+    retired = ", ".join(map(str, rec["retired"])) or "none"
+    console.print(f"{args.model}: {labels}; retired: {retired}  ({out / manifest.MANIFEST})", highlight=False)
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -138,15 +166,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 def _builtin_examples(artifacts_dir: Path, data_dir: Path) -> dict:
     """The demo's example buttons for built-in models: the MNIST test split they were validated on."""
-    import json
-
+    from exporters import manifest
+    from exporters.pipeline import SOURCE_OUTPUTS
     from web.examples import from_validation
 
     builtin = {contract.served_name(m, lane) for m in contract.BUILTIN_MODELS for lane in contract.LANES}
-    manifest_path = artifacts_dir / "manifest.json"
-    entries = json.loads(manifest_path.read_text()).get("artifacts", []) if manifest_path.is_file() else []
-    specs = {e["model_name"]: e["spec"] for e in entries if e.get("model_name") in builtin and "spec" in e}
-    if not specs:
+    current = manifest.load(artifacts_dir)
+    newest: dict[str, dict] = {}  # the newest version the site offers, per built-in model: its reference outputs
+    for e in manifest.latest(current) if current.get("schema_version") == manifest.SCHEMA_VERSION else []:
+        if e.get("model_name") in builtin and "spec" in e and e["status"] == "ok":
+            if e["model_name"] not in newest or e["version"] > newest[e["model_name"]]["version"]:
+                newest[e["model_name"]] = e
+    if not newest:
         return {}
     try:
         test = load_split("test", data_dir)
@@ -154,9 +185,11 @@ def _builtin_examples(artifacts_dir: Path, data_dir: Path) -> dict:
         print(f"rosetta: warning: no examples for the demo ({exc})", file=sys.stderr)
         return {}
     out = {}
-    for name, spec in specs.items():
+    for name, entry in newest.items():
+        spec = entry["spec"]
         output = next((o["name"] for o in spec["outputs"] if o.get("kind")), spec["outputs"][0]["name"])
-        out[name] = from_validation(artifacts_dir, name, output, test.images, test.labels)
+        out[name] = from_validation(manifest.version_file(artifacts_dir, entry, SOURCE_OUTPUTS), output,
+                                    test.images, test.labels)
     return out
 
 
@@ -230,7 +263,25 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--name", help="the model's name in the manifest, the servers and the site")
     export.add_argument("--atol", type=float, default=None, help="float artifacts' max |diff| gate (default 1e-5)")
     export.add_argument("--artifacts", type=Path, default=None, help="output directory (default: --out)")
+    export.add_argument("--version", type=_positive_int, default=None, metavar="N",
+                        help="publish as version N (refused if DIR/<model>/N/ exists); default: the next free one")
     export.set_defaults(func=cmd_export)
+
+    release = sub.add_parser(
+        "release", help="move a model's stable/canary labels and retire versions (what the servers serve)",
+        description="Edits the manifest's release record of MODEL. A label points at a version with an ok artifact "
+                    "that is not retired; a labelled version cannot be retired. Servers serve every ok, "
+                    "non-retired version; unversioned requests go to the latest one.")
+    release.add_argument("model", metavar="MODEL", help="the model's name in the manifest (e.g. mnist-mlp-torch)")
+    release.add_argument("--stable", type=_positive_int, default=None, metavar="N", help="label version N stable")
+    release.add_argument("--canary", type=_canary, default=None, metavar="N|none",
+                         help="label version N canary, or drop the canary label")
+    release.add_argument("--retire", type=_positive_int, nargs="+", default=None, metavar="N",
+                         help="stop serving these versions (their files stay)")
+    release.add_argument("--unretire", type=_positive_int, nargs="+", default=None, metavar="N",
+                         help="serve these retired versions again")
+    release.add_argument("--artifacts", type=Path, default=None, help="dir with manifest.json (default: --out)")
+    release.set_defaults(func=cmd_release)
 
     bench = sub.add_parser("bench", help="latency/throughput of every validated artifact in its runtime")
     bench.add_argument("--model", nargs="+", default=None, help="model names in the manifest (default: all)")
@@ -266,7 +317,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DataError as exc:
         print(f"rosetta: data error: {exc}", file=sys.stderr)  # plain: no wrapping inside the path
         return 2
-    except (UsageError, FileNotFoundError, SpecError, SourceError) as exc:
+    except (UsageError, FileNotFoundError, SpecError, SourceError, VersionError) as exc:
         print(f"rosetta: error: {exc}", file=sys.stderr)
         return 2
     console.print(f"done in {time.perf_counter() - start:.1f}s")

@@ -1,4 +1,5 @@
-"""The site's catalogue: each model's mobile and browser artifacts, read from a schema-2 manifest.
+"""The site's catalogue: each model's mobile and browser artifacts, read from a schema-3 manifest (the newest
+ok version of each format, exporters.manifest.latest).
 
 Only what a phone or a browser runs is offered: LiteRT (int8 and fp32), TF.js graph models and ONNX (for
 onnxruntime-web). Entries are grouped by `model_name` (built-in or user models alike); a model's contract is
@@ -11,12 +12,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from exporters import manifest as manifest_schema
 from rosetta.spec import ModelSpec, SpecError, check_model_name
 
 MANIFEST = "manifest.json"
-MANIFEST_SCHEMA = 2  # the manifest layout this site reads (entries keyed by model_name, with a spec)
+MANIFEST_SCHEMA = manifest_schema.SCHEMA_VERSION  # entries keyed by (model_name, format, version), with a spec
 WEB_FORMATS = ("tflite-int8", "tflite-fp32", "tfjs", "onnx")  # table and archive order
-_ENTRY_KEYS = ("model_name", "format", "status", "spec")
+_ENTRY_KEYS = ("model_name", "format", "version", "status", "spec")
 _SHIPPED_KEYS = ("path", "bytes", "sha256", "parity", "signature")
 
 
@@ -85,6 +87,8 @@ def load_manifest(artifacts_dir: Path) -> dict[str, Any]:
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict) or any(k not in entry for k in _ENTRY_KEYS):
             raise SiteError(f"{path}: artifacts[{i}] must be an object with {', '.join(_ENTRY_KEYS)}")
+        if isinstance(entry["version"], bool) or not isinstance(entry["version"], int):
+            raise SiteError(f"{path}: artifacts[{i}]: version {entry['version']!r} is not an integer")
     return manifest
 
 
@@ -93,7 +97,7 @@ def collect(artifacts_dir: Path) -> Catalogue:
     artifacts_dir = Path(artifacts_dir)
     manifest = load_manifest(artifacts_dir)
     by_model: dict[str, dict[str, dict[str, Any]]] = {}
-    for entry in manifest["artifacts"]:
+    for entry in manifest_schema.latest(manifest):  # the site offers each format's newest ok version
         by_model.setdefault(str(entry["model_name"]), {})[entry["format"]] = entry
     models, unavailable = [], []
     for name in sorted(by_model):
@@ -103,12 +107,16 @@ def collect(artifacts_dir: Path) -> Catalogue:
             check_model_name(name)  # it becomes a directory of the site and a URL path segment
         except SpecError as exc:
             raise SiteError(f"{artifacts_dir / MANIFEST}: {exc}") from None
-        spec = _spec(cells, where)
+        spec, spec_version = _spec(cells, where)
         found = []
         for fmt in WEB_FORMATS:
             entry = cells.get(fmt)
             if entry is None:
                 unavailable.append({"model_name": name, "format": fmt, "reason": "not in the manifest"})
+            elif entry["spec"] != spec.to_json() and entry["status"] == "ok":
+                unavailable.append({"model_name": name, "format": fmt,
+                                    "reason": f"its newest version ({entry['version']}) has another spec than "
+                                              f"version {spec_version}, which the page describes"})
             elif entry["status"] != "ok":
                 reason = f"status {entry['status']}" + (f": {entry['error']}" if entry.get("error") else "")
                 unavailable.append({"model_name": name, "format": fmt, "reason": reason})
@@ -122,13 +130,12 @@ def collect(artifacts_dir: Path) -> Catalogue:
     return Catalogue(manifest, tuple(models), tuple(unavailable))
 
 
-def _spec(cells: dict[str, dict[str, Any]], where: str) -> ModelSpec:
-    """A model's entries must agree on one spec: it is the contract every snippet and the demo are made from."""
-    raw = [e["spec"] for e in cells.values()]
-    if any(r != raw[0] for r in raw):
-        raise SiteError(f"{where}: entries disagree on the model spec")
+def _spec(cells: dict[str, dict[str, Any]], where: str) -> tuple[ModelSpec, Any]:
+    """The spec of the model's newest offered version (every snippet and the demo are made from it), and that
+    version: a format whose newest version has another spec is not offered beside it."""
+    newest = max(cells.values(), key=lambda e: (e["status"] == "ok", e["version"]))
     try:
-        return ModelSpec.from_json(raw[0])
+        return ModelSpec.from_json(newest["spec"]), newest["version"]
     except (SpecError, AttributeError) as exc:
         raise SiteError(f"{where}: bad spec ({exc})") from None
 
@@ -146,7 +153,7 @@ def _artifact(artifacts_dir: Path, entry: dict[str, Any], where: str) -> Artifac
     if not _is_size_and_digest(entry):
         raise SiteError(f"{where}: bytes must be an integer and sha256 a hex string")
     main = _relative(entry["path"], where)
-    fmt_dir = PurePosixPath(name, fmt)  # multi-file listings are relative to <model_name>/<format>/
+    fmt_dir = manifest_schema.format_dir(entry)  # multi-file listings are relative to <model_name>/<N>/<format>/
     if "files" in entry:
         listed = entry["files"]
         if not isinstance(listed, list) or not all(isinstance(f, dict) and "path" in f and _is_size_and_digest(f)

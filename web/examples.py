@@ -1,8 +1,9 @@
 """A few validation inputs for the demo's example buttons, each with the source model's output on it.
 
 Which inputs a model was validated on is known to whoever ran the export (the CLI knows the built-in models'
-data); the site only needs the arrays: the inputs in validation order and, beside the model's artifacts,
-`source_outputs.npz` (one array per output, same order) for the Python reference shown next to the browser's.
+data); the site only needs the arrays: the inputs in validation order and, in the version directory of the
+artifacts it offers, `source_outputs.npz` (one array per output, same order) for the Python reference shown next
+to the browser's.
 """
 from __future__ import annotations
 
@@ -13,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-SOURCE_OUTPUTS = "source_outputs.npz"
 MAX_EXAMPLES = 10
 
 
@@ -24,10 +24,11 @@ class Examples:
     references: np.ndarray | None = None  # [N, classes]: the source model's classifier output
 
 
-def from_validation(artifacts_dir: Path, model_name: str, output: str, inputs: np.ndarray,
+def from_validation(source_outputs: Path, output: str, inputs: np.ndarray,
                     labels: np.ndarray | None = None) -> Examples:
-    """Examples whose references are the export's own record of the source model (if it matches the inputs)."""
-    path = Path(artifacts_dir) / model_name / SOURCE_OUTPUTS
+    """Examples whose references are the export's own record of the source model, `source_outputs` (a version's
+    source_outputs.npz), if it matches the inputs."""
+    path = Path(source_outputs)
     references = None
     if path.is_file():
         with np.load(path) as saved:

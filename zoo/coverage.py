@@ -1,5 +1,5 @@
 """The zoo's coverage grid (model x format: ok / gate-failed / failed, with max |diff| and the reason), read
-from manifest v2 entries and written as coverage.md, coverage.json and coverage.png."""
+from manifest v3 entries (each (model, format)'s newest attempt) and written as coverage.md, coverage.json and coverage.png."""
 from __future__ import annotations
 
 import json
@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from exporters.manifest import SCHEMA_VERSION
 from rosetta.atomic import atomic_file, write_json
 
 # Display order; formats the manifest has beyond these are appended in order of appearance.
@@ -18,7 +19,7 @@ COLORS = {"ok": "#2e7d32", "gate-failed": "#ef6c00", "failed": "#c62828", NOT_RE
 
 
 class CoverageError(ValueError):
-    """The manifest cannot be read as schema v2: the message says what is wrong."""
+    """The manifest cannot be read as schema v3: the message says what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -52,14 +53,14 @@ def cell_from_entry(entry: Mapping[str, Any]) -> Cell:
 
 
 def read_manifest(path: Path) -> list[dict[str, Any]]:
-    """The artifact entries of a schema-v2 manifest."""
+    """The artifact entries of a schema-v3 manifest."""
     try:
         manifest = json.loads(Path(path).read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise CoverageError(f"{path}: cannot read the manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != 2:
+    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
         version = manifest.get("schema_version") if isinstance(manifest, dict) else None
-        raise CoverageError(f"{path}: schema_version {version!r}, expected 2")
+        raise CoverageError(f"{path}: schema_version {version!r}, expected {SCHEMA_VERSION}")
     entries = manifest.get("artifacts")
     if not isinstance(entries, list):
         raise CoverageError(f"{path}: 'artifacts' must be a list")
@@ -67,12 +68,15 @@ def read_manifest(path: Path) -> list[dict[str, Any]]:
 
 
 def cells(entries: Iterable[Mapping[str, Any]]) -> list[Cell]:
-    """One cell per (model, format); a later entry for the same pair replaces an earlier one."""
-    by_key: dict[tuple[str, str], Cell] = {}
+    """One cell per (model, format): its newest version's entry (the latest `make zoo` run's result, ok or not;
+    equal versions: the later entry wins)."""
+    by_key: dict[tuple[str, str], tuple[int, Cell]] = {}
     for entry in entries:
         cell = cell_from_entry(entry)
-        by_key[(cell.model, cell.format)] = cell
-    return list(by_key.values())
+        version = int(entry.get("version", 0))
+        if version >= by_key.get((cell.model, cell.format), (version, None))[0]:
+            by_key[(cell.model, cell.format)] = (version, cell)
+    return [cell for _, cell in by_key.values()]
 
 
 def formats_of(grid: Iterable[Cell]) -> list[str]:

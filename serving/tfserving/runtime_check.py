@@ -1,4 +1,4 @@
-"""Run savedmodel_check.py under the TF Serving image's TensorFlow (the side venv) for every model a staged
+"""Run savedmodel_check.py under the TF Serving image's TensorFlow (the side venv) for every model version a staged
 TF Serving directory serves, and judge the report: loads, same outputs as the source, XLA only with the flag."""
 from __future__ import annotations
 
@@ -20,21 +20,24 @@ TOLERANCE = 1e-5
 
 @dataclass(frozen=True)
 class Model:
-    """One served model: where its staged SavedModel is and what it must reproduce."""
-    name: str
+    """One served model version: where its staged SavedModel is and what it must reproduce."""
+    name: str  # "<model>/<version>": unique per job
     savedmodel: Path  # the version directory
     inputs: Path  # .npz, one array per signature input
     expected: Path  # .npz, one array per output (the source model's outputs on those inputs)
     classifier_outputs: tuple[str, ...]
 
 
-def served(staged: Path) -> dict[str, Path]:
-    """model name -> version directory, as the staged models.config tells TF Serving (base_path under /models)."""
+def served(staged: Path) -> dict[tuple[str, int], Path]:
+    """(model name, version) -> version directory, for every version the staged models.config tells TF Serving to
+    serve (base_path under /models)."""
     parsed = text_format.Parse((staged / "models.config").read_text(), model_server_config_pb2.ModelServerConfig())
     out = {}
     for c in parsed.model_config_list.config:
-        (version,) = c.model_version_policy.specific.versions
-        out[c.name] = staged / Path(c.base_path).relative_to(config.MOUNT) / str(version)
+        if not c.model_version_policy.specific.versions:
+            raise ValueError(f"{staged / 'models.config'}: {c.name} has no specific version policy")
+        for version in c.model_version_policy.specific.versions:
+            out[(c.name, int(version))] = staged / Path(c.base_path).relative_to(config.MOUNT) / str(version)
     return out
 
 

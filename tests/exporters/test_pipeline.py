@@ -20,8 +20,8 @@ def torch_model():
 
 def test_failing_converter_leaves_no_half_artifact_and_others_run(torch_model, tmp_path, monkeypatch):
     source, spec, examples = torch_model
-    (tmp_path / "tiny" / "torchscript").mkdir(parents=True)
-    (tmp_path / "tiny" / "torchscript" / "model.pt").write_bytes(b"previous good artifact")
+    (tmp_path / "tiny" / "1" / "torchscript").mkdir(parents=True)
+    (tmp_path / "tiny" / "1" / "torchscript" / "model.pt").write_bytes(b"previous good artifact")
 
     def half_written_then_crash(src, dst, ctx):
         dst.write_bytes(b"partial")
@@ -37,10 +37,13 @@ def test_failing_converter_leaves_no_half_artifact_and_others_run(torch_model, t
     status = {e["format"]: e["status"] for e in entries}
     assert status == {"onnx": "ok", "torchscript": "failed", "pt2": "ok"}
     failed = next(e for e in entries if e["format"] == "torchscript")
-    assert "converter exploded" in failed["error"]
-    # The previous artifact is untouched and no temp dirs are left behind.
-    assert (tmp_path / "tiny" / "torchscript" / "model.pt").read_bytes() == b"previous good artifact"
-    assert not [p for p in (tmp_path / "tiny").iterdir() if p.name.startswith(".")]
+    assert "converter exploded" in failed["error"] and "path" not in failed
+    # A new version beside the previous one, which is untouched; no half artifact, no temp dirs left behind.
+    assert {e["version"] for e in entries} == {2}
+    assert (tmp_path / "tiny" / "1" / "torchscript" / "model.pt").read_bytes() == b"previous good artifact"
+    assert sorted(p.name for p in (tmp_path / "tiny" / "2").iterdir()) == ["onnx", "pt2", "sample_inputs.npz",
+                                                                          "source_outputs.npz"]
+    assert sorted(p.name for p in (tmp_path / "tiny").iterdir()) == ["1", "2"]
 
 
 def test_drifting_runtime_fails_the_gate_with_the_numbers(torch_model, tmp_path, monkeypatch):

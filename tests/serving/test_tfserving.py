@@ -16,6 +16,8 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from exporters import manifest
+from exporters.pipeline import SAMPLE_INPUTS, SOURCE_OUTPUTS
 from rosetta import contract
 from serving.tfserving import config, image, runtime_check
 
@@ -74,74 +76,108 @@ def _spec(name: str, inputs=("x",), outputs=(("y", "probabilities"),)) -> dict:
 
 def _entry(name: str, fmt: str = "savedmodel", status: str = "ok", version: int = 1, path: str | None = None):
     return {"model_name": name, "lane": "x", "format": fmt, "version": version, "spec": _spec(name),
-            "status": status, "path": path if path is not None else f"{name}/savedmodel/{name}/{version}"}
+            "status": status, "path": path if path is not None else f"{name}/{version}/savedmodel"}
 
 
-def _fake_export(tmp_path: Path, entries: list[dict]) -> Path:
-    """An export dir with the manifest and, per ok SavedModel entry, a version dir holding its files."""
+def _manifest(entries: list[dict], models: dict | None = None) -> dict:
+    return {"schema_version": 3, "artifacts": entries, "models": models or {}}
+
+
+def _fake_export(tmp_path: Path, entries: list[dict], models: dict | None = None) -> Path:
+    """An export dir with the manifest and, per ok SavedModel entry, its SavedModel directory (the entry's path)."""
     artifacts = tmp_path / "artifacts"
     for e in entries:
         if e["format"] == "savedmodel" and e["status"] == "ok":
             d = artifacts / e["path"]
-            d = d if d.name == str(e["version"]) else d / str(e["version"])
             (d / "variables").mkdir(parents=True)
-            (d / "saved_model.pb").write_bytes(b"graph of " + e["model_name"].encode())
+            (d / "saved_model.pb").write_bytes(f"graph of {e['model_name']} v{e['version']}".encode())
             (d / "variables" / "variables.index").write_bytes(b"index")
     artifacts.mkdir(exist_ok=True)
-    (artifacts / "manifest.json").write_text(json.dumps({"schema_version": 2, "artifacts": entries}))
+    (artifacts / "manifest.json").write_text(json.dumps(_manifest(entries, models)))
     return artifacts
 
 
-def test_models_config_has_one_entry_per_ok_savedmodel_and_parses_as_model_server_config():
-    entries = [_entry("zeta"), _entry("alpha", version=3), _entry("beta", status="gate-failed"),
-               _entry("gamma", fmt="onnx", path="gamma/onnx/model.onnx"), _entry("delta", status="failed")]
-    text = config.models_config(config.served_entries({"schema_version": 2, "artifacts": entries}))
+def _configs(text: str) -> list[tuple]:
     parsed = _parse(text, model_server_config_pb2.ModelServerConfig())
-    got = [(c.name, c.base_path, c.model_platform, list(c.model_version_policy.specific.versions))
-           for c in parsed.model_config_list.config]
-    assert got == [("alpha", "/models/alpha", "tensorflow", [3]), ("zeta", "/models/zeta", "tensorflow", [1])]
+    return [(c.name, c.base_path, c.model_platform, list(c.model_version_policy.specific.versions),
+             dict(c.version_labels)) for c in parsed.model_config_list.config]
+
+
+def test_models_config_has_one_entry_per_model_with_an_ok_savedmodel_and_parses_as_model_server_config():
+    entries = [_entry("zeta"), _entry("alpha", version=3), _entry("beta", status="gate-failed"),
+               _entry("gamma", fmt="onnx", path="gamma/1/onnx/model.onnx"), _entry("delta", status="failed")]
+    text = config.models_config(config.served_models(_manifest(entries)))
+    assert _configs(text) == [("alpha", "/models/alpha", "tensorflow", [3], {}),
+                              ("zeta", "/models/zeta", "tensorflow", [1], {})]
+
+
+def test_models_config_serves_every_non_retired_version_with_stable_and_canary_labels():
+    """Two served versions + labels, parsed by TF Serving's own ModelServerConfig proto; a retired version and a
+    version without an ok SavedModel are not served, and a label on a version TF Serving does not serve (which it
+    would refuse at start-up) is left out."""
+    entries = [_entry("m", version=1), _entry("m", version=2), _entry("m", version=3),
+               _entry("m", version=4, status="gate-failed"), _entry("m", fmt="onnx", version=5, path="m/5/onnx/x")]
+    models = {"m": {"labels": {"stable": 2, "canary": 3}, "retired": [1]}}
+    text = config.models_config(config.served_models(_manifest(entries, models)))
+    assert _configs(text) == [("m", "/models/m", "tensorflow", [2, 3], {"stable": 2, "canary": 3})]
+    assert "version_labels { key: \"canary\" value: 3 }" in text
+    models = {"m": {"labels": {"stable": 2, "canary": 5}, "retired": []}}  # 5 is an onnx-only version
+    assert _configs(config.models_config(config.served_models(_manifest(entries, models)))) == [
+        ("m", "/models/m", "tensorflow", [1, 2, 3], {"stable": 2})]
+
+
+def test_labels_only_point_at_versions_loaded_at_start_up_so_no_unavailable_label_flag_is_needed():
+    """TF Serving loads every version of the initial config before it applies labels; only a config that changes
+    while the server runs (we bake it into the image: poll 0) would need --allow_version_labels_for_unavailable_models."""
+    flags = image.server_flags()
+    assert "--model_config_file_poll_wait_seconds=0" in flags
+    assert not any(f.startswith("--allow_version_labels_for_unavailable_models") for f in flags)
 
 
 def test_models_config_quotes_names_for_the_text_format():
-    text = config.models_config([_entry('we"ird\\name')])
-    (c,) = _parse(text, model_server_config_pb2.ModelServerConfig()).model_config_list.config
-    assert c.name == 'we"ird\\name' and c.base_path == '/models/we"ird\\name'
+    model = config.ServedModel('we"ird\\name', {1: _entry('we"ird\\name')}, {"stable": 1})
+    (c,) = _parse(config.models_config([model]), model_server_config_pb2.ModelServerConfig()).model_config_list.config
+    assert c.name == 'we"ird\\name' and c.base_path == '/models/we"ird\\name' and dict(c.version_labels) == {"stable": 1}
 
 
-@pytest.mark.parametrize("entries, message", [
-    ([_entry("a", status="gate-failed")], "no ok savedmodel entry"),
-    ([_entry("a"), {**_entry("a"), "lane": "y"}], "more than one ok savedmodel entry for ['a']"),
+@pytest.mark.parametrize("entries, models, message", [
+    ([_entry("a", status="gate-failed")], {}, "no ok, non-retired savedmodel entry"),
+    ([_entry("a")], {"a": {"labels": {}, "retired": [1]}}, "no ok, non-retired savedmodel entry"),
 ])
-def test_served_entries_rejects_what_cannot_be_served(entries, message):
+def test_served_models_rejects_what_cannot_be_served(entries, models, message):
     with pytest.raises(ValueError, match=re.escape(message)):
-        config.served_entries({"schema_version": 2, "artifacts": entries})
+        config.served_models(_manifest(entries, models))
 
 
-def test_served_entries_rejects_a_v1_manifest():
-    with pytest.raises(ValueError, match="schema_version 1"):
-        config.served_entries({"schema_version": 1, "artifacts": []})
+@pytest.mark.parametrize("schema", [1, 2])
+def test_served_models_rejects_an_older_manifest(schema):
+    with pytest.raises(ValueError, match=f"schema_version {schema}"):
+        config.served_models({"schema_version": schema, "artifacts": []})
 
 
-def test_stage_writes_the_config_and_each_savedmodel_in_tf_serving_layout(tmp_path):
-    entries = [_entry("m-one"), _entry("m-two", version=2, path="m-two/savedmodel/m-two"),
-               _entry("m-three", status="gate-failed")]
-    artifacts = _fake_export(tmp_path, entries)
+def test_stage_writes_the_config_and_every_served_version_in_tf_serving_layout(tmp_path):
+    entries = [_entry("m-one"), _entry("m-two", version=2), _entry("m-two", version=3),
+               _entry("m-two", version=1), _entry("m-three", status="gate-failed")]
+    artifacts = _fake_export(tmp_path, entries, {"m-two": {"labels": {"stable": 2, "canary": 3}, "retired": [1]}})
     out = tmp_path / "stage"
     (out / "stale").mkdir(parents=True)  # a previous stage's leftovers must not survive
-    assert config.stage(artifacts, out) == ["m-one", "m-two"]
+    assert config.stage(artifacts, out) == ["m-one/1", "m-two/2", "m-two/3"]
     assert sorted(p.name for p in out.iterdir()) == ["m-one", "m-two", "models.config"]
-    assert (out / "m-one" / "1" / "saved_model.pb").read_bytes() == b"graph of m-one"
+    assert sorted(p.name for p in (out / "m-two").iterdir()) == ["2", "3"]  # retired 1 is not staged
+    assert (out / "m-one" / "1" / "saved_model.pb").read_bytes() == b"graph of m-one v1"
+    assert (out / "m-two" / "3" / "saved_model.pb").read_bytes() == b"graph of m-two v3"
     assert (out / "m-two" / "2" / "variables" / "variables.index").is_file()
-    assert runtime_check.served(out) == {"m-one": out / "m-one" / "1", "m-two": out / "m-two" / "2"}
+    assert runtime_check.served(out) == {("m-one", 1): out / "m-one" / "1", ("m-two", 2): out / "m-two" / "2",
+                                         ("m-two", 3): out / "m-two" / "3"}
 
 
 def test_stage_fails_clearly_when_a_savedmodel_is_missing_and_keeps_the_old_stage(tmp_path):
     artifacts = _fake_export(tmp_path, [_entry("m-one")])
-    (artifacts / "m-one/savedmodel/m-one/1/saved_model.pb").unlink()
+    (artifacts / "m-one/1/savedmodel/saved_model.pb").unlink()
     out = tmp_path / "stage"
     out.mkdir()
     (out / "models.config").write_text("previous")
-    with pytest.raises(FileNotFoundError, match="m-one: no saved_model.pb"):
+    with pytest.raises(FileNotFoundError, match="m-one version 1: no saved_model.pb"):
         config.stage(artifacts, out)
     assert (out / "models.config").read_text() == "previous"
 
@@ -149,7 +185,7 @@ def test_stage_fails_clearly_when_a_savedmodel_is_missing_and_keeps_the_old_stag
 def test_cli_stages_and_reports_errors(tmp_path, capsys):
     artifacts = _fake_export(tmp_path, [_entry("m-one")])
     assert config.main(["--artifacts", str(artifacts), "--out", str(tmp_path / "s")]) == 0
-    assert "m-one" in capsys.readouterr().out
+    assert "m-one/1" in capsys.readouterr().out
     assert config.main(["--artifacts", str(tmp_path / "nowhere"), "--out", str(tmp_path / "s2")]) == 1
     assert "manifest.json" in capsys.readouterr().err
 
@@ -198,27 +234,27 @@ BUILTIN_NAMES = {contract.served_name(m, lane) for m in contract.BUILTIN_MODELS 
 
 def _validation_inputs(artifacts: Path, entry: dict, test_split, workdir: Path) -> Path:
     """A built-in model: the whole MNIST test split its source_outputs.npz were computed on; any other model:
-    the first validation rows the exporter kept (<model>/sample_inputs.npz, one array per input)."""
+    the first validation rows the exporter kept (<model>/<N>/sample_inputs.npz, one array per input)."""
     if entry["model_name"] not in BUILTIN_NAMES:
-        return artifacts / entry["model_name"] / "sample_inputs.npz"
+        return manifest.version_file(artifacts, entry, SAMPLE_INPUTS)
     (tensor,) = entry["spec"]["inputs"]
     path = workdir / f"{entry['model_name']}-inputs.npz"
     np.savez(path, **{tensor["name"]: test_split.images.astype(np.float32)})
     return path
 
 
-def test_every_staged_savedmodel_runs_in_the_images_tensorflow_like_its_source(
+def test_every_staged_savedmodel_version_runs_in_the_images_tensorflow_like_its_source(
         artifacts_dir, test_split, image_python, tmp_path):
     staged = tmp_path / "tfserving"
     config.stage(artifacts_dir, staged)
-    entries = {e["model_name"]: e
+    entries = {(e["model_name"], int(e["version"])): e
                for e in config.served_entries(json.loads((artifacts_dir / "manifest.json").read_text()))}
-    models = [runtime_check.Model(name, version_dir, _validation_inputs(artifacts_dir, entries[name], test_split,
-                                                                         tmp_path),
-                                  artifacts_dir / name / "source_outputs.npz",
-                                  runtime_check.classifier_outputs(entries[name]["spec"]))
-              for name, version_dir in runtime_check.served(staged).items()]
-    assert models
+    models = [runtime_check.Model(f"{name}/{version}", version_dir,
+                                  _validation_inputs(artifacts_dir, entries[name, version], test_split, tmp_path),
+                                  manifest.version_file(artifacts_dir, entries[name, version], SOURCE_OUTPUTS),
+                                  runtime_check.classifier_outputs(entries[name, version]["spec"]))
+              for (name, version), version_dir in runtime_check.served(staged).items()]
+    assert models and len(models) == len(entries)
     report = runtime_check.run(image_python, models, tmp_path)
     assert report["tensorflow"] == image.tensorflow_version()
     assert runtime_check.failures(report, models, image.server_flags()) == []
@@ -233,7 +269,7 @@ def _served_models(artifacts_dir: Path) -> list[dict]:
 def _inputs_and_expected(artifacts_dir: Path, entry: dict, test_split, tmp_path: Path):
     with np.load(_validation_inputs(artifacts_dir, entry, test_split, tmp_path)) as f:
         inputs = {k: f[k] for k in f.files}
-    with np.load(artifacts_dir / entry["model_name"] / "source_outputs.npz") as f:
+    with np.load(manifest.version_file(artifacts_dir, entry, SOURCE_OUTPUTS)) as f:
         expected = {k: f[k][:_rows(inputs)] for k in f.files}
     return inputs, expected
 
@@ -255,7 +291,7 @@ def _rows(inputs: dict[str, np.ndarray]) -> int:
 @pytest.mark.skipif(not REST_URL, reason=NO_ENDPOINT.format("TFSERVING_REST_URL", "http://127.0.0.1:8501"))
 def test_live_tfserving_rest_predict_matches_source(artifacts_dir, test_split, tmp_path):
     for entry in _served_models(artifacts_dir):
-        name = entry["model_name"]
+        name = f"{entry['model_name']}/versions/{entry['version']}"  # every served version, addressed by number
         inputs, expected = _inputs_and_expected(artifacts_dir, entry, test_split, tmp_path)
         parts: dict[str, list] = {}
         with httpx.Client(base_url=REST_URL, timeout=60) as http:
@@ -286,6 +322,7 @@ def test_live_tfserving_grpc_predict_matches_source(artifacts_dir, test_split, t
             for i in range(0, _rows(inputs), 500):
                 request = predict_pb2.PredictRequest()
                 request.model_spec.name = entry["model_name"]
+                request.model_spec.version.value = int(entry["version"])
                 request.model_spec.signature_name = "serving_default"
                 for k, v in inputs.items():
                     request.inputs[k].CopyFrom(tf.make_tensor_proto(v[i:i + 500]))
