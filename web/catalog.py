@@ -130,9 +130,16 @@ def collect(artifacts_dir: Path) -> Catalogue:
     return Catalogue(manifest, tuple(models), tuple(unavailable))
 
 
-def _spec(cells: dict[str, dict[str, Any]], where: str) -> tuple[ModelSpec, Any]:
+def _spec(cells: dict[str, dict[str, Any]], where: str) -> tuple[ModelSpec, int]:
     """The spec of the model's newest offered version (every snippet and the demo are made from it), and that
-    version: a format whose newest version has another spec is not offered beside it."""
+    version. Entries of one version must agree on it; a format whose newest version is an older one with another
+    spec is not offered beside it (collect)."""
+    by_version: dict[int, list[Any]] = {}
+    for e in cells.values():
+        by_version.setdefault(e["version"], []).append(e["spec"])
+    for version, raw in by_version.items():
+        if any(r != raw[0] for r in raw):
+            raise SiteError(f"{where}: entries disagree on the model spec (version {version})")
     newest = max(cells.values(), key=lambda e: (e["status"] == "ok", e["version"]))
     try:
         return ModelSpec.from_json(newest["spec"]), newest["version"]

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from exporters.manifest import describe_files
+from exporters.manifest import describe_files, format_dir, version_file
 from exporters.pipeline import SOURCE_OUTPUTS
 from exporters.runtimes import run_tfjs
 from rosetta import contract
@@ -32,7 +32,9 @@ def test_every_lane_trains_each_model_past_its_bar(artifacts_dir, model, lane):
 
 def test_all_36_cells_exported_and_passed_their_gates(manifest):
     cells = {(e["model_name"], e["format"]): e for e in manifest["artifacts"]}
-    assert len(cells) == 36 and manifest["schema_version"] == 2
+    assert len(cells) == len(manifest["artifacts"]) == 36 and manifest["schema_version"] == 3
+    assert {e["version"] for e in cells.values()} == {1}  # a fresh directory: every model's first version
+    assert manifest["models"] == {name: {"labels": {"stable": 1}, "retired": []} for name, _ in cells}
     failed = {k: e.get("error") or e["parity"]["failures"] for k, e in cells.items() if e["status"] != "ok"}
     assert not failed
     for e in cells.values():
@@ -46,7 +48,7 @@ def test_manifest_hashes_match_the_files_on_disk(manifest, artifacts_dir):
     for e in (e for e in manifest["artifacts"] if e["status"] == "ok"):
         artifact = artifacts_dir / e["path"]
         described = describe_files(artifact if artifact.is_file() and "files" not in e
-                                   else artifacts_dir / e["model_name"] / e["format"])
+                                   else artifacts_dir / format_dir(e))
         assert (described["sha256"], described["bytes"]) == (e["sha256"], e["bytes"]), e["path"]
 
 
@@ -59,13 +61,15 @@ def test_int8_signature_records_quantization(manifest):
 
 
 @pytest.mark.parametrize("model, lane", SERVED)
-def test_tfjs_graph_model_in_node_matches_source_on_the_cpu_backend(artifacts_dir, test_split, model, lane):
+def test_tfjs_graph_model_in_node_matches_source_on_the_cpu_backend(artifacts_dir, manifest, test_split, model,
+                                                                      lane):
     """The pipeline validated on TF.js' wasm backend; re-run on the pure-JS one, 1,000 test images."""
     name = contract.served_name(model, lane)
     spec = contract.BUILTIN_MODELS[model].renamed(name)
-    with np.load(artifacts_dir / name / SOURCE_OUTPUTS) as outputs:
+    (entry,) = [e for e in manifest["artifacts"] if e["model_name"] == name and e["format"] == "tfjs"]
+    with np.load(version_file(artifacts_dir, entry, SOURCE_OUTPUTS)) as outputs:
         source = outputs["probabilities"][:1000]
-    probs = run_tfjs(artifacts_dir / name / "tfjs" / "model.json", spec, {"images": test_split.images[:1000]},
+    probs = run_tfjs(artifacts_dir / entry["path"], spec, {"images": test_split.images[:1000]},
                      backend="cpu")["probabilities"]
     assert np.abs(probs - source).max() <= 1e-5
     assert (probs.argmax(1) == source.argmax(1)).all()

@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from exporters import manifest
 from exporters.pipeline import SOURCE_OUTPUTS
 from rosetta.spec import ModelSpec
 
@@ -21,7 +22,8 @@ def test_serving_signature_and_warmup(artifacts_dir, test_split):
     for e in entries:
         spec = ModelSpec.from_json(e["spec"])
         version_dir = artifacts_dir / e["path"]
-        assert version_dir.parts[-2:] == (e["model_name"], "1")  # TF Serving layout: <model>/<version>/
+        # The format dir is the SavedModel; TF Serving staging copies it to <model>/<version>/.
+        assert version_dir.parts[-3:] == (e["model_name"], str(e["version"]), "savedmodel")
         fn = tf.saved_model.load(str(version_dir), tags=["serve"]).signatures["serving_default"]
         (_, inputs), outputs = fn.structured_input_signature, fn.structured_outputs
         assert list(inputs) == spec.input_names and list(outputs) == spec.output_names
@@ -29,7 +31,7 @@ def test_serving_signature_and_warmup(artifacts_dir, test_split):
             assert inputs[t.name].shape.as_list() == list(t.static_shape) and inputs[t.name].dtype == t.dtype
         (x_name,), (y_name,) = spec.input_names, spec.output_names
         probs = fn(**{x_name: tf.constant(test_split.images[:64])})[y_name].numpy()
-        with np.load(artifacts_dir / e["model_name"] / SOURCE_OUTPUTS) as source:
+        with np.load(manifest.version_file(artifacts_dir, e, SOURCE_OUTPUTS)) as source:
             assert np.abs(probs - source[y_name][:64]).max() <= 1e-5
 
         records = list(tf.data.TFRecordDataset(str(version_dir / "assets.extra" / "tf_serving_warmup_requests")))

@@ -39,7 +39,7 @@ def fixture_lib():
 
 @pytest.fixture(scope="session")
 def built_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two tiny models really exported (ONNX, TF.js, TFLite fp32/int8) with their manifest v2 entries."""
+    """Two tiny models really exported (ONNX, TF.js, TFLite fp32/int8) with their manifest v3 entries."""
     return fixture_models.build(tmp_path_factory.mktemp("web-artifacts"))
 
 
@@ -47,7 +47,8 @@ def built_artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def demo_examples(built_artifacts: Path) -> dict:
     model = fixture_models.tiny_classifier()
     _, labels = fixture_models.bands(len(model.validation["pixels"]), np.random.default_rng(fixture_models.SEED + 2))
-    return {DEMO_MODEL: from_validation(built_artifacts, DEMO_MODEL, "scores", model.validation["pixels"], labels)}
+    return {DEMO_MODEL: from_validation(built_artifacts / DEMO_MODEL / "1" / "source_outputs.npz", "scores",
+                                        model.validation["pixels"], labels)}
 
 
 @pytest.fixture(scope="session")
@@ -69,17 +70,17 @@ SPEC = {"name": "fake", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-
         "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 4], "kind": "logits"}]}
 
 
-def _entry(model: str, fmt: str, files: dict[str, bytes], root: Path) -> dict:
-    """A manifest v2 entry for stand-in files written below root (the builder never parses model bytes)."""
-    fmt_dir = root / model / fmt
+def _entry(model: str, fmt: str, files: dict[str, bytes], root: Path, version: int = 1) -> dict:
+    """A manifest v3 entry for stand-in files written below root (the builder never parses model bytes)."""
+    fmt_dir = root / model / str(version) / fmt
     fmt_dir.mkdir(parents=True)
     for name, data in files.items():
         (fmt_dir / name).write_bytes(data)
     sha = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
     main = "model.json" if fmt == "tfjs" else next(iter(files))
     quant = {"quantization": {"scale": 0.5, "zero_point": -3}} if fmt == "tflite-int8" else {}
-    entry = {"model_name": model, "lane": "torch", "format": fmt, "status": "ok", "spec": SPEC,
-             "path": f"{model}/{fmt}/{main}", "bytes": sum(map(len, files.values())),
+    entry = {"model_name": model, "lane": "torch", "format": fmt, "version": version, "status": "ok", "spec": SPEC,
+             "path": f"{model}/{version}/{fmt}/{main}", "bytes": sum(map(len, files.values())),
              "parity": {"examples": 10, "max_abs_diff": 0.0, "argmax_agreement": 1.0, "accuracy": 0.9,
                         "source_accuracy": 0.9, "passed": True},
              "signature": {"inputs": [{"name": "x", "shape": [None, 5, 5], "dtype": "float32", **quant}],
@@ -100,7 +101,8 @@ def fake_artifacts(tmp_path: Path) -> Path:
     files = {"tflite-int8": {"model.tflite": b"int8"}, "tflite-fp32": {"model.tflite": b"fp32"},
              "tfjs": {"model.json": b"{}", "group1-shard1of1.bin": b"weights"}, "onnx": {"model.onnx": b"onnx"}}
     entries = [_entry("fake-model", fmt, files[fmt], root) for fmt in WEB_FORMATS]
-    manifest = {"schema_version": 2, "created": "test", "tool_versions": {}, "artifacts": entries}
+    manifest = {"schema_version": 3, "created": "test", "tool_versions": {}, "artifacts": entries,
+                "models": {"fake-model": {"labels": {"stable": 1}, "retired": []}}}
     (root / "manifest.json").write_text(json.dumps(manifest))
     return root
 

@@ -230,10 +230,10 @@ def _parity(m: FixtureModel, got: dict[str, np.ndarray], gate: float) -> dict[st
 
 
 def build(root: Path) -> Path:
-    """Write root/manifest.json (schema 2) and root/<model>/<format>/... for both fixture models."""
+    """Write root/manifest.json (schema 3) and root/<model>/1/<format>/... for both fixture models."""
     entries = []
     for m in (tiny_classifier(), two_inputs()):
-        model_dir = root / m.name
+        model_dir = root / m.name / "1"  # version 1
         onnx_path = model_dir / "onnx" / "model.onnx"
         onnx_path.parent.mkdir(parents=True)
         _export_onnx(m, onnx_path)
@@ -258,7 +258,8 @@ def build(root: Path) -> Path:
                      "converter": {"path": f"torch -> {fmt}", "tools": {}},
                      "runtime": {"name": runtime, "package": runtime.split()[0], "version": "fixture"}}
             entries.append(entry)
-    manifest = {"schema_version": 2, "created": "2026-01-01T00:00:00+00:00", "tool_versions": {"fixture": "1"},
+    manifest = {"schema_version": 3, "created": "2026-01-01T00:00:00+00:00", "tool_versions": {"fixture": "1"},
+                "models": {m: {"labels": {"stable": 1}, "retired": []} for m in sorted({e["model_name"] for e in entries})},
                 "artifacts": sorted(entries, key=lambda e: (e["model_name"], e["format"]))}
     (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
     return root

@@ -308,9 +308,11 @@ def _other_spec(e: dict) -> dict:
 @pytest.mark.parametrize(("mutate", "message"), [
     (lambda m: "{not json", r"not valid JSON"),
     (lambda m: json.dumps([m]), r"expected a JSON object"),
-    (lambda m: json.dumps({**m, "schema_version": 1}), r"schema_version 1, expected 2"),
+    (lambda m: json.dumps({**m, "schema_version": 1}), r"schema_version 1, expected 3"),
     (lambda m: json.dumps({**m, "artifacts": {}}), r"'artifacts' must be a list"),
     (lambda m: json.dumps({**m, "artifacts": [{"model_name": "x"}]}), r"artifacts\[0\] must be an object with"),
+    (lambda m: json.dumps({**m, "artifacts": [{**e, "version": "1"} for e in m["artifacts"]]}),
+     r"artifacts\[0\]: version '1' is not an integer"),
     (lambda m: json.dumps({**m, "artifacts": [{k: v for k, v in e.items() if k != "sha256"}
                                               for e in m["artifacts"]]}), r"fake-model/tflite-int8: entry lacks sha256"),
     (lambda m: json.dumps({**m, "artifacts": [{**e, "sha256": "abc"} for e in m["artifacts"]]}),
@@ -340,7 +342,7 @@ def test_an_artifact_that_differs_from_the_manifest_fails_and_keeps_the_old_site
                                                                                  tmp_path: Path) -> None:
     site = build_site(fake_artifacts, tmp_path / "site")
     before = (site / "index.json").read_bytes()
-    (fake_artifacts / "fake-model" / "tfjs" / "group1-shard1of1.bin").write_bytes(b"tampered")
+    (fake_artifacts / "fake-model" / "1" / "tfjs" / "group1-shard1of1.bin").write_bytes(b"tampered")
     with pytest.raises(SiteError, match=r"group1-shard1of1\.bin: sha256 .* but the manifest says"):
         build_site(fake_artifacts, site)
     assert (site / "index.json").read_bytes() == before
@@ -358,6 +360,41 @@ def test_a_failed_cell_is_listed_as_unavailable(fake_artifacts: Path, tmp_path: 
     assert index["models"][0]["demo"] == {"available": False,
                                           "reason": "it runs tfjs and onnx side by side; this model lacks one"}
     assert "Not offered" in (tmp_path / "site" / "index.html").read_text()
+
+
+def test_each_format_offers_its_newest_ok_version(fake_artifacts: Path, tmp_path: Path) -> None:
+    """Version 2 re-exports onnx (ok) and tfjs (gate-failed): the site offers onnx v2, keeps tfjs v1 (its newest
+    ok version) and the tflite files of v1; a retired version is not offered; a newest version with another spec
+    keeps the older formats off the page rather than mixing two contracts."""
+    from tests.web.conftest import _entry
+
+    path = fake_artifacts / "manifest.json"
+    manifest = json.loads(path.read_text())
+    onnx2 = _entry("fake-model", "onnx", {"model.onnx": b"onnx v2"}, fake_artifacts, version=2)
+    tfjs2 = {**_entry("fake-model", "tfjs", {"model.json": b"{}", "w.bin": b"v2"}, fake_artifacts, version=2),
+             "status": "gate-failed"}
+    manifest["artifacts"] += [onnx2, tfjs2]
+    path.write_text(json.dumps(manifest))
+    index = json.loads((build_site(fake_artifacts, tmp_path / "a") / "index.json").read_text())
+    assert index["unavailable"] == []
+    by_format = {a["format"]: a for a in index["models"][0]["artifacts"]}
+    assert by_format["onnx"]["sha256"] == onnx2["sha256"]
+    assert by_format["tfjs"]["sha256"] == manifest["artifacts"][2]["sha256"]  # v1's, the newest ok
+    manifest["models"]["fake-model"]["retired"] = [2]
+    path.write_text(json.dumps(manifest))
+    index = json.loads((build_site(fake_artifacts, tmp_path / "b") / "index.json").read_text())
+    assert {a["format"]: a for a in index["models"][0]["artifacts"]}["onnx"]["sha256"] == manifest["artifacts"][3]["sha256"]
+    manifest["models"]["fake-model"]["retired"] = []
+    manifest["artifacts"][-2]["spec"] = {**SPEC_V2}
+    path.write_text(json.dumps(manifest))
+    index = json.loads((build_site(fake_artifacts, tmp_path / "c") / "index.json").read_text())
+    assert [a["format"] for a in index["models"][0]["artifacts"]] == ["onnx"]
+    assert {u["format"] for u in index["unavailable"]} == {"tflite-int8", "tflite-fp32", "tfjs"}
+    assert all("another spec than version 2" in u["reason"] for u in index["unavailable"])
+
+
+SPEC_V2 = {"name": "fake", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 5, 5], "layout": "NHW"}],
+           "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 4], "kind": "probabilities"}]}
 
 
 def test_refuses_to_replace_something_that_is_not_a_site(fake_artifacts: Path, tmp_path: Path) -> None:
@@ -389,7 +426,7 @@ def test_cli_gives_builtin_models_their_validation_examples(fake_artifacts: Path
             old.rename(fake_artifacts / name)
     path.write_text(json.dumps(manifest))
     outputs = np.random.default_rng(0).dirichlet(np.ones(10), len(test_split)).astype(np.float32)
-    np.savez(fake_artifacts / name / "source_outputs.npz", **{spec["outputs"][0]["name"]: outputs})
+    np.savez(fake_artifacts / name / "1" / "source_outputs.npz", **{spec["outputs"][0]["name"]: outputs})
     done = subprocess.run([sys.executable, "-m", "rosetta.cli", "site", "--artifacts", str(fake_artifacts),
                            "--site-dir", str(tmp_path / "s")], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

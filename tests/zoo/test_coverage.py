@@ -1,4 +1,4 @@
-"""The coverage grid written from a hand-made manifest v2."""
+"""The coverage grid written from a hand-made manifest v3."""
 from __future__ import annotations
 
 import json
@@ -11,7 +11,7 @@ from zoo.coverage import CoverageError, cells, read_manifest, write_coverage
 
 def _entry(model: str, fmt: str, status: str, diff: float | None = None, **extra) -> dict:
     entry = {"model_name": model, "lane": "torch", "format": fmt, "version": 1, "status": status,
-             "path": f"{model}/{fmt}/model", "converter": {"path": f"torch -> {fmt}"}}
+             "path": f"{model}/1/{fmt}/model", "converter": {"path": f"torch -> {fmt}"}}
     if diff is not None:
         entry["parity"] = {"max_abs_diff": diff, "argmax_agreement": 1.0, "passed": status == "ok",
                            "failures": extra.pop("failures", [])}
@@ -26,7 +26,7 @@ ENTRIES = [
 ]
 
 
-def _manifest(tmp_path: Path, entries: list[dict], version: int = 2) -> Path:
+def _manifest(tmp_path: Path, entries: list[dict], version: int = 3) -> Path:
     path = tmp_path / "manifest.json"
     path.write_text(json.dumps({"schema_version": version, "created": "now", "artifacts": entries}))
     return path
@@ -56,8 +56,14 @@ def test_a_later_entry_for_the_same_cell_wins() -> None:
     assert [(c.status, c.max_abs_diff) for c in grid] == [("ok", 1e-7)]
 
 
+def test_the_newest_version_of_a_cell_wins_whatever_the_order() -> None:
+    """A second `make zoo` run publishes version 2: the grid shows that run's result, even a worse one."""
+    grid = cells([_entry("m", "onnx", "failed", version=2, error="second run"), _entry("m", "onnx", "ok", 1e-7)])
+    assert [(c.status, c.reason) for c in grid] == [("failed", "second run")]
+
+
 def test_unreadable_manifests_say_why(tmp_path: Path) -> None:
-    with pytest.raises(CoverageError, match="schema_version 1, expected 2"):
+    with pytest.raises(CoverageError, match="schema_version 1, expected 3"):
         read_manifest(_manifest(tmp_path, ENTRIES, version=1))
     with pytest.raises(CoverageError, match="cannot read"):
         read_manifest(tmp_path / "missing.json")

@@ -39,7 +39,7 @@ def test_entries_survive_a_manifest_rewritten_per_run_and_crashes_are_reported(
         if name == ATTN.name:
             return subprocess.CompletedProcess(command, 2, "", "Traceback ...\nValueError: no way to export")
         entries = [{"model_name": name, "format": "onnx", "status": "ok", "parity": {"max_abs_diff": 1e-6}}]
-        (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": 2, "artifacts": entries}))
+        (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": 3, "artifacts": entries}))
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(run.subprocess, "run", fake_export)
