@@ -29,7 +29,11 @@ def _positive_int(text: str) -> int:
 
 
 def _canary(text: str) -> int | str:
-    return "none" if text == "none" else _positive_int(text)
+    if text == "none":
+        return text
+    if not text.isdigit() or int(text) <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (a version) or none, got {text}")
+    return int(text)
 
 
 def _positive_float(text: str) -> float:

@@ -1,0 +1,73 @@
+"""Each export publishes a new version directory: numbering, --version pins, refusal to overwrite before any work,
+per-version validation data, and a failed export that leaves nothing blocking its retry."""
+import json
+
+import numpy as np
+import pytest
+
+from exporters import graph, manifest
+from exporters.pipeline import SAMPLE_INPUTS, SOURCE_OUTPUTS, export_model
+from rosetta.api import split_examples
+from rosetta.layout import VersionError
+from rosetta.sources import detect, infer_spec
+from tests.byom import user_models
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    source = detect(user_models.torch_nchw_classifier(), "test")
+    spec, examples = infer_spec(source, "tiny", user_models.torch_nchw_examples(40))
+    return source, spec, split_examples(examples, None)
+
+
+def _export(tiny, out, **kwargs):
+    source, spec, examples = tiny
+    entries = export_model(source, spec, ["onnx"], out, examples, log=lambda e: None, **kwargs)
+    manifest.write(out, entries)
+    return entries
+
+
+def test_exports_publish_versions_one_after_another_and_the_manifest_keeps_both(tiny, tmp_path):
+    (first,), (second,) = _export(tiny, tmp_path), _export(tiny, tmp_path)
+    assert (first["version"], first["path"]) == (1, "tiny/1/onnx/model.onnx")
+    assert (second["version"], second["path"]) == (2, "tiny/2/onnx/model.onnx")
+    assert first["sha256"] == second["sha256"]  # same model, same bytes: two versions side by side
+    for v in (1, 2):
+        assert sorted(p.name for p in (tmp_path / "tiny" / str(v)).iterdir()) == [
+            "onnx", SAMPLE_INPUTS, SOURCE_OUTPUTS]
+    data = json.loads((tmp_path / manifest.MANIFEST).read_text())
+    assert [(e["format"], e["version"]) for e in data["artifacts"]] == [("onnx", 1), ("onnx", 2)]
+    assert data["models"]["tiny"] == {"labels": {"stable": 1, "canary": 2}, "retired": []}
+    with np.load(manifest.version_file(tmp_path, second, SOURCE_OUTPUTS)) as outputs:
+        assert outputs["output"].shape == (32, 5)  # 40 examples: 32 validate, 8 calibrate
+
+
+def test_a_pinned_version_is_used_and_an_existing_one_refused_before_any_work(tiny, tmp_path, monkeypatch):
+    (entry,) = _export(tiny, tmp_path, version_=5)
+    assert entry["path"] == "tiny/5/onnx/model.onnx"
+    source = tiny[0]
+    monkeypatch.setattr(type(source), "predict", lambda *a, **k: pytest.fail("ran the model before refusing"))
+    with pytest.raises(VersionError, match="tiny/5 exists: version 5 of tiny is published"):
+        _export(tiny, tmp_path, version_=5)
+    assert manifest.recorded_versions(tmp_path, "tiny") == [5]
+    monkeypatch.undo()
+    (entry,) = _export(tiny, tmp_path)  # the default continues above the pinned number
+    assert entry["version"] == 6
+
+
+def test_a_wholly_failed_export_publishes_nothing_and_can_be_retried_as_the_same_version(tiny, tmp_path,
+                                                                                      monkeypatch):
+    def crash(self, src, dst, ctx):
+        raise RuntimeError("converter exploded")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(graph.Edge, "convert", crash)
+        (failed,) = _export(tiny, tmp_path, version_=1)
+    assert failed["status"] == "failed" and "path" not in failed and "converter exploded" in failed["error"]
+    assert list((tmp_path / "tiny").iterdir()) == []  # no version dir, no staging leftovers
+    assert json.loads((tmp_path / manifest.MANIFEST).read_text())["models"] == {}
+    (retry,) = _export(tiny, tmp_path, version_=1)
+    assert retry["status"] == "ok" and retry["path"] == "tiny/1/onnx/model.onnx"
+    data = json.loads((tmp_path / manifest.MANIFEST).read_text())
+    assert [e["status"] for e in data["artifacts"]] == ["ok"]  # the retry replaced the failed record
+    assert data["models"]["tiny"]["labels"] == {"stable": 1}
