@@ -226,3 +226,18 @@ def test_kserve_variant_renders_both_inference_services():
     (onnx,) = services["rosetta-onnx"]["spec"]["predictor"]["containers"]
     assert onnx["image"] == "rosetta/onnx-server:0.1.0"
     assert onnx["readinessProbe"]["httpGet"]["path"] == "/v2/health/ready"
+
+
+def test_kserve_variant_rolls_new_versions_out_as_a_canary():
+    """A new revision (new model version) takes a slice of the traffic until promoted (the file says how)."""
+    for name, service in objects(render("k8s/kserve"), "InferenceService").items():
+        assert 0 < service["spec"]["predictor"]["canaryTrafficPercent"] < 100, name
+    assert "canaryTrafficPercent to 100" in (ROOT / "k8s/kserve/inferenceservices.yaml").read_text()
+
+
+def test_rollouts_never_drop_a_ready_pod(docs):
+    """Surge one pod, remove none until it is ready (readiness = models loaded and warmed, probed above)."""
+    for name, deployment in objects(docs, "Deployment").items():
+        assert deployment["spec"]["strategy"] == {"type": "RollingUpdate",
+                                                  "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}, name
+        assert "readinessProbe" in container(deployment), name
