@@ -16,6 +16,8 @@ import numpy as np
 import pytest
 from packaging.utils import canonicalize_name
 
+from exporters import manifest
+from exporters.pipeline import SAMPLE_INPUTS, SOURCE_OUTPUTS
 from rosetta.spec import ModelSpec
 from serving.tools import lockfile
 from serving.tools.clients import RestClient, TfRest, V2Rest
@@ -44,10 +46,12 @@ def _run_in(layout: Path, python: Path, *args: str) -> subprocess.CompletedProce
 def test_dockerignore_lets_through_what_the_image_needs_only():
     ignore = DockerIgnore((DOCKERFILE.parent / "Dockerfile.dockerignore").read_text())
     kept = ["serving/__main__.py", "serving/server/app.py", "rosetta/spec.py", "artifacts/manifest.json",
-            "artifacts/any-model/onnx/model.onnx", "artifacts/site/index.html"]
+            "artifacts/any-model/1/onnx/model.onnx", "artifacts/any-model/12/onnx/model.onnx",
+            "artifacts/site/index.html"]
     dropped = ["rosetta/cli.py", "serving/tfserving/config.py", "serving/server/__pycache__/app.cpython-311.pyc",
-               "artifacts/any-model/model.pt", "artifacts/any-model/savedmodel/any-model/1/saved_model.pb",
-               "artifacts/any-model/source_outputs.npz", "models/mlp.py", ".venv/bin/python"]
+               "artifacts/any-model/model.pt", "artifacts/any-model/1/savedmodel/saved_model.pb",
+               "artifacts/any-model/1/source_outputs.npz", "artifacts/any-model/1/tfjs/model.json",
+               "artifacts/any-model/.2.x.staging/version/onnx/model.onnx", "models/mlp.py", ".venv/bin/python"]
     assert [p for p in kept if ignore.excluded(p)] == []
     assert [p for p in dropped if not ignore.excluded(p)] == []
 
@@ -89,8 +93,9 @@ def image_server(clean_venv, artifacts_dir, tmp_path_factory) -> Iterator[ImageS
 
 
 def _onnx_entries(artifacts: Path) -> list[dict]:
-    manifest = json.loads((artifacts / "manifest.json").read_text())
-    entries = [e for e in manifest["artifacts"] if e["format"] == "onnx" and e["status"] == "ok"]
+    """The onnx entries unversioned requests reach: each model's newest ok, non-retired version."""
+    entries = [e for e in manifest.latest(json.loads((artifacts / "manifest.json").read_text()))
+               if e["format"] == "onnx" and e["status"] == "ok"]
     assert entries, "the manifest has no onnx artifact with status ok"
     return entries
 
@@ -133,8 +138,8 @@ def test_image_answers_equal_the_source_model(image_server, artifacts_dir, proto
     """The exporter's sample rows through the live image equal what the source framework computed for them."""
     for entry in _onnx_entries(artifacts_dir):
         spec = ModelSpec.from_json(entry["spec"])
-        model_dir = artifacts_dir / entry["model_name"]
-        with np.load(model_dir / "sample_inputs.npz") as samples, np.load(model_dir / "source_outputs.npz") as source:
+        with np.load(manifest.version_file(artifacts_dir, entry, SAMPLE_INPUTS)) as samples, \
+                np.load(manifest.version_file(artifacts_dir, entry, SOURCE_OUTPUTS)) as source:
             x = {t.name: samples[t.name] for t in spec.inputs}
             rows = len(next(iter(x.values())))
             expected = {t.name: source[t.name][:rows] for t in spec.outputs}
