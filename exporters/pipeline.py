@@ -11,7 +11,7 @@ import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
@@ -22,7 +22,7 @@ from exporters.graph import NODES, Edge, describe, node_path, plan
 from exporters.runtimes import RUNTIMES
 from exporters.tflite_ops import op_histogram
 from rosetta.atomic import atomic_dir
-from rosetta.layout import check_free, next_version, staged_version
+from rosetta.layout import StagedVersion, VersionError, check_free, next_version, staged_version, version_dir
 from rosetta.sources import Source
 from rosetta.spec import ModelSpec, slice_batch
 from rosetta.versions import version
@@ -126,6 +126,26 @@ def resolve_version(artifacts_dir: Path, model_name: str, version_: int | None) 
     return version_
 
 
+def _publish(staged: StagedVersion, entries: list[dict[str, Any]], artifacts_dir: Path, model_name: str,
+             pinned: bool, attempts: int = 3) -> None:
+    """Rename the staged version into place. If a concurrent export took its number meanwhile, a pinned version
+    fails (VersionError); a default one takes the next free number and its entries are renumbered."""
+    for attempt in range(attempts):
+        try:
+            staged.publish()
+            return
+        except VersionError:
+            if pinned or attempt == attempts - 1:
+                raise
+        new = next_version(artifacts_dir, model_name, manifest.recorded_versions(artifacts_dir, model_name))
+        staged.final = version_dir(artifacts_dir, model_name, new)
+        for e in entries:
+            e["version"] = new
+            if "path" in e:
+                model, _, *rest = PurePosixPath(e["path"]).parts
+                e["path"] = PurePosixPath(model, str(new), *rest).as_posix()
+
+
 def _save_examples(version_dir: Path, reference: dict[str, np.ndarray], examples: Examples) -> None:
     np.savez(version_dir / SOURCE_OUTPUTS, **reference)
     np.savez(version_dir / SAMPLE_INPUTS, **slice_batch(examples.validation, 0, SAMPLE_ROWS))
@@ -141,6 +161,7 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
     validation rows: every cell is compared with that. The version is published when at least one cell is ok;
     otherwise nothing is left on disk (the entries say why) and the same version can be retried."""
     artifacts_dir = Path(artifacts_dir)
+    pinned = version_ is not None
     version_ = resolve_version(artifacts_dir, spec.name, version_)
     spec.check_inputs(examples.validation)
     routes = plan(source.lane)
@@ -182,7 +203,7 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
             entries.append(entry)
         shutil.rmtree(staged.work, ignore_errors=True)
         if any(e["status"] == "ok" for e in entries):
-            staged.publish()
+            _publish(staged, entries, artifacts_dir, spec.name, pinned)
         else:  # nothing worth serving: publish nothing, so `--version N` can simply be run again
             for e in entries:
                 for field_ in ("path", "files"):

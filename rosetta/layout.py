@@ -54,15 +54,16 @@ class StagedVersion:
     work: Path
     published: bool = False
 
-    def publish(self) -> Path:
-        self.final.parent.mkdir(parents=True, exist_ok=True)
+    def publish(self, final: Path | None = None) -> Path:
+        """Rename the staged version to `final` (default: the version it was staged for)."""
+        final = Path(final or self.final)
+        final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            os.rename(self.dir, self.final)  # fails on an existing non-empty dir: never overwrites a version
+            os.rename(self.dir, final)  # fails on an existing non-empty dir: never overwrites a version
         except OSError as exc:
-            raise VersionError(f"{self.final}: published by someone else meanwhile ({exc.strerror}); "
-                               "this export is discarded, run it again for the next free version") from None
-        self.published = True
-        return self.final
+            raise VersionError(f"{final}: published by someone else meanwhile ({exc.strerror})") from None
+        self.final, self.published = final, True
+        return final
 
 
 @contextmanager

@@ -71,3 +71,39 @@ def test_a_wholly_failed_export_publishes_nothing_and_can_be_retried_as_the_same
     data = json.loads((tmp_path / manifest.MANIFEST).read_text())
     assert [e["status"] for e in data["artifacts"]] == ["ok"]  # the retry replaced the failed record
     assert data["models"]["tiny"]["labels"] == {"stable": 1}
+
+
+def test_a_default_version_taken_by_a_concurrent_export_moves_to_the_next_free_one(tiny, tmp_path, monkeypatch):
+    """Two exports of one model started together both pick version 1; the one that publishes second gets 2
+    (a pinned --version would fail instead: test_a_pinned_version_...)."""
+    from exporters import pipeline
+
+    real_publish = pipeline._publish
+
+    def racing_publish(staged, entries, *args, **kwargs):
+        (tmp_path / "tiny" / "1" / "onnx").mkdir(parents=True)  # the other export published 1 meanwhile
+        (tmp_path / "tiny" / "1" / "onnx" / "model.onnx").write_bytes(b"theirs")
+        return real_publish(staged, entries, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_publish", racing_publish)
+    (entry,) = _export(tiny, tmp_path)
+    assert (entry["version"], entry["path"]) == (2, "tiny/2/onnx/model.onnx")
+    assert (tmp_path / "tiny" / "1" / "onnx" / "model.onnx").read_bytes() == b"theirs"
+    assert manifest.describe_files(tmp_path / entry["path"])["sha256"] == entry["sha256"]
+
+
+def test_a_pinned_version_taken_by_a_concurrent_export_fails_and_leaves_theirs(tiny, tmp_path, monkeypatch):
+    from exporters import pipeline
+
+    real_publish = pipeline._publish
+
+    def racing_publish(staged, entries, *args, **kwargs):
+        (tmp_path / "tiny" / "3").mkdir(parents=True)
+        (tmp_path / "tiny" / "3" / "theirs").write_bytes(b"theirs")
+        return real_publish(staged, entries, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_publish", racing_publish)
+    with pytest.raises(VersionError, match="tiny/3: published by someone else meanwhile"):
+        _export(tiny, tmp_path, version_=3)
+    assert [p.name for p in (tmp_path / "tiny").iterdir()] == ["3"]  # no staging dir left
+    assert [p.name for p in (tmp_path / "tiny" / "3").iterdir()] == ["theirs"]
