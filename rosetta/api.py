@@ -93,7 +93,8 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
         if isinstance(labels, dict):
             raise SpecError("labels: give a .npy with one integer label per example")
     name = check_model_name(name) if name else default_name(source)
-    version = resolve_version(Path(artifacts), name, version)
+    if version is not None:  # a pinned version is refused before the model runs (default: chosen on export)
+        resolve_version(Path(artifacts), name, version)
     spec, examples = infer_spec_or_raise(source, name, example_inputs)
     reachable = list(plan(source.lane))
     formats = list(formats) if formats else reachable

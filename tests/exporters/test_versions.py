@@ -107,3 +107,17 @@ def test_a_pinned_version_taken_by_a_concurrent_export_fails_and_leaves_theirs(t
         _export(tiny, tmp_path, version_=3)
     assert [p.name for p in (tmp_path / "tiny").iterdir()] == ["3"]  # no staging dir left
     assert [p.name for p in (tmp_path / "tiny" / "3").iterdir()] == ["theirs"]
+
+
+def test_the_python_api_publishes_versions_and_refuses_a_published_one(tmp_path):
+    import rosetta
+
+    model, examples = user_models.torch_nchw_classifier(), user_models.torch_nchw_examples(20)
+    (first,) = rosetta.export(model, examples, name="api", formats=["onnx"], artifacts=tmp_path)
+    (pinned,) = rosetta.export(model, examples, name="api", formats=["onnx"], artifacts=tmp_path, version=4)
+    assert (first["version"], pinned["version"]) == (1, 4)
+    with pytest.raises(VersionError, match="api/4 exists"):
+        rosetta.export(model, examples, name="api", formats=["onnx"], artifacts=tmp_path, version=4)
+    data = json.loads((tmp_path / manifest.MANIFEST).read_text())
+    assert [e["version"] for e in data["artifacts"]] == [1, 4]
+    assert data["models"]["api"]["labels"] == {"stable": 1, "canary": 4}
