@@ -25,7 +25,7 @@ def tensor_record(t: Tensor) -> dict[str, Any]:
 def artifact_record(model: Model, a: Artifact) -> dict[str, Any]:
     e, base, tensors = a.entry, model_dir(a), io(model, a)
     return {
-        "model_name": a.model_name, "format": a.format, "url": f"{base}/{a.main}",
+        "model_name": a.model_name, "format": a.format, "version": e["version"], "url": f"{base}/{a.main}",
         "bytes": e["bytes"], "sha256": e["sha256"],
         # a multi-file artifact's manifest sha256 is over its sorted "path sha256" lines (exporters/manifest.py)
         "sha256_of": "tree" if "files" in e else "file",

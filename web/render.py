@@ -44,7 +44,8 @@ def _row(record: dict[str, Any]) -> str:
                         for f in record["files"])
     hashes = "<br>".join(f'<code class="hash">{f["sha256"]}</code>' for f in record["files"])
     ok = '<span class="ok">&check;</span>' if record["parity"].get("passed") else '<span class="bad">&cross;</span>'
-    return (f'<tr><th scope="row">{escape(record["format"])}</th><td>{files}</td>'
+    return (f'<tr><th scope="row">{escape(record["format"])} <small>v{int(record["version"])}</small></th>'
+            f'<td>{files}</td>'
             f'<td class="num">{size(record["bytes"])}</td><td class="num">{_percent(record["accuracy"])}</td>'
             f"<td>{ok} {parity_text(record['parity'])}</td><td>{hashes}</td></tr>")
 

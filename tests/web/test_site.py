@@ -378,6 +378,9 @@ def test_each_format_offers_its_newest_ok_version(fake_artifacts: Path, tmp_path
     index = json.loads((build_site(fake_artifacts, tmp_path / "a") / "index.json").read_text())
     assert index["unavailable"] == []
     by_format = {a["format"]: a for a in index["models"][0]["artifacts"]}
+    assert {f: a["version"] for f, a in by_format.items()} == {"tflite-int8": 1, "tflite-fp32": 1, "tfjs": 1,
+                                                              "onnx": 2}
+    assert "onnx <small>v2</small>" in (tmp_path / "a" / "index.html").read_text()
     assert by_format["onnx"]["sha256"] == onnx2["sha256"]
     assert by_format["tfjs"]["sha256"] == manifest["artifacts"][2]["sha256"]  # v1's, the newest ok
     manifest["models"]["fake-model"]["retired"] = [2]
