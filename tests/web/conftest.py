@@ -1,4 +1,4 @@
-"""Web fixtures: a real (tiny) artifacts dir in manifest v2, the site built from it (once per session), and a
+"""Web fixtures: a real (tiny) artifacts dir in manifest v3, the site built from it (once per session), and a
 fake artifacts dir of stand-in bytes for the builder's error paths."""
 from __future__ import annotations
 

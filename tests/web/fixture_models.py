@@ -1,4 +1,4 @@
-"""A small artifacts dir in manifest v2, built for real: two tiny torch models exported to ONNX (torch.onnx,
+"""A small artifacts dir in manifest v3, built for real: two tiny torch models exported to ONNX (torch.onnx,
 dynamo) and, from a tf.function SavedModel with the same weights, to TF.js and TFLite fp32 / int8.
 
 - "tiny-classifier": `pixels` FP32 [-1, 8, 8] (NHW) -> `scores` FP32 [-1, 3] probabilities: the drawing demo fits
