@@ -62,8 +62,8 @@ def test_onnx_dockerfile():
     assert "COPY serving/onnx/requirements.txt /tmp/requirements.txt" in text
     assert "COPY artifacts/ /srv/artifacts/" in text
     ignore = (SERVING / "onnx" / "Dockerfile.dockerignore").read_text().splitlines()
-    # Of artifacts/, only the manifest, every model's ONNX file and the download site reach the image.
-    assert {"*", "!artifacts/manifest.json", "!artifacts/*/onnx/", "!artifacts/site/"} <= set(ignore)
+    # Of artifacts/, only the manifest, every model version's ONNX file and the download site reach the image.
+    assert {"*", "!artifacts/manifest.json", "!artifacts/*/*/onnx/", "!artifacts/site/"} <= set(ignore)
     assert re.search(r"^USER 10001(:10001)?$", text, re.M)
     assert re.search(r"^EXPOSE 8080 8081$", text, re.M)
     assert "HEALTHCHECK" in text and "/v2/health/ready" in text
