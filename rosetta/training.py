@@ -35,8 +35,8 @@ def train_lane(model: str, name: str, train: Split, test: Split, config: TrainCo
         from models.distributed import engine_module
         parallel = engine_module(name)
         engine, writes = parallel.engine(devices), parallel.is_writer()
-        trained, history = parallel.train(built, train.images, train.labels, config, devices,
-                                          print_epoch(f"{model_name} x{devices}", config.epochs))
+        report = print_epoch(f"{model_name} x{devices}", config.epochs) if writes else None
+        trained, history = parallel.train(built, train.images, train.labels, config, devices, report)
     train_seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     test_accuracy = accuracy(lane.predict(trained, test.images), test.labels)
     model_dir = Path(out_dir) / model_name

@@ -36,7 +36,7 @@ class MeshPlacement:
 
 
 def data_mesh(devices: int) -> Mesh:
-    available = jax.devices()
+    available = jax.devices()  # every process's devices once jax.distributed is initialised
     if len(available) < devices:
         raise DistributedError(
             f"{devices} devices asked, JAX sees {len(available)} ({available[0].platform}); on CPU set "
@@ -46,7 +46,8 @@ def data_mesh(devices: int) -> Mesh:
 
 
 def engine(devices: int) -> str:
-    return f"jax.sharding Mesh({AXIS}={devices}) on {jax.devices()[0].platform}"
+    where = f" over {jax.process_count()} processes" if jax.process_count() > 1 else ""
+    return f"jax.sharding Mesh({AXIS}={devices}) on {jax.devices()[0].platform}{where}"
 
 
 def is_writer() -> bool:

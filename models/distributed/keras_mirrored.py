@@ -1,7 +1,7 @@
 """Keras (TensorFlow backend) under tf.distribute.MirroredStrategy: one replica per device (the GPUs, else N
 logical CPUs that models.distributed.devices split off before TensorFlow started), variables mirrored, each
 global batch split over the replicas and the gradients all-reduced by the strategy (NCCL on GPUs, else its
-in-process cross-device ops). Across machines, MultiWorkerMirroredStrategy reads TF_CONFIG (README).
+in-process cross-device ops). One machine only: see devices.py for why not MultiWorkerMirroredStrategy.
 
 The replica model is the lane's model built inside the strategy's scope with the given initial weights, and
 trained by the lane's own compile and fit; its weights go back into the plain model, so the checkpoint is an

@@ -93,6 +93,6 @@ def train(model: torch_lane.Model, images: np.ndarray, labels: np.ndarray, confi
         dist.all_reduce(totals)
         timer.loss_sum, timer.correct, timer.seen = totals[0].item(), int(totals[1].item()), int(totals[2].item())
         history.epochs.append(timer.stats())
-        if on_epoch and is_writer():
+        if on_epoch:
             on_epoch(history.epochs[-1])
     return model.to("cpu").eval(), history
