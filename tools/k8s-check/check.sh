@@ -11,7 +11,7 @@ K8S_VERSION=${K8S_VERSION:-1.32.0}
 OUT=${K8S_CHECK_OUT:-build/k8s-check}
 # InferenceService is a CRD: kubernetes-validate bundles schemas for built-in kinds only.
 SCHEMALESS=(k8s/kserve)
-read -r -a DOCKERFILES <<<"${K8S_CHECK_DOCKERFILES:-serving/onnx/Dockerfile serving/tfserving/Dockerfile}"
+read -r -a DOCKERFILES <<<"${K8S_CHECK_DOCKERFILES:-serving/onnx/Dockerfile serving/tfserving/Dockerfile models/distributed/Dockerfile}"
 # checkov would otherwise call Prisma Cloud and PyPI, which are unreachable offline and only slow it down.
 export BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 
