@@ -1,5 +1,6 @@
 """Data-parallel training of the lanes on each framework's own engine: JAX `jax.sharding` (jax_dp), PyTorch
-DistributedDataParallel under torchrun (torch_ddp), TensorFlow `tf.distribute.MirroredStrategy` (keras_mirrored).
+DistributedDataParallel under torchrun (torch_ddp), TensorFlow `tf.distribute.MirroredStrategy` (keras_mirrored),
+Keras's own `keras.distribution.DataParallel` on its JAX backend (keras_jax_dp).
 No gradient is averaged here: the engine does it. Every engine module has the same shape:
 `train(lane_model, images, labels, config, devices, on_epoch) -> (lane_model, History)`, `engine(devices)`
 (what metrics.json records) and `is_writer()` (whether this process writes the checkpoint).
@@ -13,13 +14,14 @@ import importlib
 from types import ModuleType
 
 _MODULES = {"jax": "models.distributed.jax_dp", "torch": "models.distributed.torch_ddp",
-            "keras": "models.distributed.keras_mirrored"}
-# Lanes with no data-parallel engine here, and why (the Keras lanes on other backends, issue 10 section 1).
+            "keras": "models.distributed.keras_mirrored",
+            # Keras on its JAX backend (the keras-jax lane, issue 10 section 1): the Keras distribution API.
+            "keras-jax": "models.distributed.keras_jax_dp"}
+# Lanes with no data-parallel engine here, and why.
 UNSUPPORTED = {
-    "keras-torch": "Keras 3's distribution API (keras.distribution) runs on the JAX backend only, and a Keras "
-                   "model on the torch backend cannot be wrapped in torch's DistributedDataParallel by Keras; "
-                   "train it with --devices 1",
-    "keras-jax": "not wired yet: keras.distribution.DataParallel would be its engine; train it with --devices 1",
+    "keras-torch": "Keras 3's distribution API (keras.distribution) runs on the JAX backend only, and Keras's "
+                   "torch-backend trainer has no DistributedDataParallel integration (its fit runs one "
+                   "process on one device); train it with --devices 1, or the torch lane with DDP",
 }
 
 

@@ -48,6 +48,9 @@ def configure(lane: str, devices: int) -> None:
         _xla_host_devices(local)
         if count > 1:
             _jax_cluster(count, processes(lane)[1])
+    elif lane == "keras-jax":
+        os.environ["KERAS_BACKEND"] = "jax"  # the lane's backend, before Keras is imported
+        _xla_host_devices(local)
     elif lane == "keras":
         _tf_logical_cpus(local)
 

@@ -6,7 +6,8 @@ K = 20 Adam steps at B = 64 on the first 1,280 training images (one epoch), the 
 runs differ only in the order float32 sums are taken (the gradient of a 64-example mean as one sum, or as two
 32-example sums all-reduced), i.e. relative 1e-7 per gradient. Adam normalises each step to about the learning
 rate (1e-3), so these differences stay far below one step where gradients are not ~0. Measured after 20 steps
-(max |diff| over all weights, seed 20261127): jax 5.2e-8, keras 2.8e-7, torch 6.8e-7 (jax 2.6e-6 with seed 1).
+(max |diff| over all weights, seed 20261127): jax 5.2e-8, keras 2.8e-7, torch 6.8e-7, Keras on JAX (keras.distribution)
+1.6e-7 (jax 2.6e-6 with seed 1).
 ATOL = 5e-5 is ~20x the largest of these and 1/200 of how far the weights move in those 20 steps (~1.05e-2,
 asserted, so the comparison is not vacuous)."""
 import json
@@ -67,3 +68,43 @@ def test_two_devices_match_one_device_after_k_steps(name, train_split, tmp_path)
     assert moved > 100 * ATOL, f"{name}: weights moved only {moved:.3g}: the comparison would prove nothing"
     # Same data seen in the same order: the epoch's mean loss agrees too.
     assert metrics["history"][0]["loss"] == pytest.approx(_SINGLE[name][1], abs=1e-4)
+
+
+KERAS_ON_JAX = """
+import sys
+import numpy as np
+from models.distributed import devices
+devices.configure("keras-jax", 2)  # KERAS_BACKEND=jax and 2 XLA host devices, before Keras starts
+import keras
+from models import keras_lane
+from models.common import TrainConfig
+from models.distributed import keras_jax_dp
+from rosetta.data import load_split
+assert keras.backend.backend() == "jax"
+subset, config = load_split("train").head(int(sys.argv[2])), TrainConfig.for_model(sys.argv[1], epochs=1,
+                                                                                    batch_size=int(sys.argv[3]))
+runs = {"initial": keras_lane.build(sys.argv[1], config.seed)}
+runs["single"], _ = keras_lane.train(keras_lane.build(sys.argv[1], config.seed), subset.images, subset.labels, config)
+runs["parallel"], _ = keras_jax_dp.train(keras_lane.build(sys.argv[1], config.seed), subset.images, subset.labels,
+                                         config, 2)
+np.savez(sys.argv[4], **{f"{run}/{i}/{j}": w for run, m in runs.items()
+                         for i, layer in enumerate(keras_lane.get_weights(m)) for j, w in enumerate(layer)})
+print(keras_jax_dp.engine(2))
+"""
+
+
+def test_keras_on_jax_distribution_api_matches_one_device(tmp_path):
+    """The keras-jax lane's engine (keras.distribution.DataParallel), on the same K, B and tolerance; run as the
+    Keras lane code on the JAX backend in a process of its own (the backend is chosen per process)."""
+    out = tmp_path / "weights.npz"
+    proc = subprocess.run([sys.executable, "-c", KERAS_ON_JAX, MODEL, str(EXAMPLES), str(BATCH), str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=540)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "keras.distribution.DataParallel x2 (JAX cpu)" in proc.stdout
+    weights = np.load(out)
+    runs = {run: [weights[k] for k in sorted(weights.files) if k.startswith(f"{run}/")]
+            for run in ("initial", "single", "parallel")}
+    diff = max(float(np.abs(a - b).max()) for a, b in zip(runs["parallel"], runs["single"], strict=True))
+    moved = max(float(np.abs(a - b).max()) for a, b in zip(runs["single"], runs["initial"], strict=True))
+    print(f"keras-jax: K={STEPS} B={BATCH} devices={DEVICES} max|diff|={diff:.3g} max|moved|={moved:.3g}")
+    assert diff <= ATOL and moved > 100 * ATOL
