@@ -34,7 +34,8 @@ def check(lane: str, devices: int, batch_size: int) -> None:
     if lane in UNSUPPORTED:
         raise DistributedError(f"--devices {devices}: lane {lane!r} has no data-parallel engine: {UNSUPPORTED[lane]}")
     if lane not in _MODULES:
-        raise DistributedError(f"--devices {devices}: unknown lane {lane!r}; data-parallel lanes: {', '.join(_MODULES)}")
+        raise DistributedError(f"--devices {devices}: unknown lane {lane!r}; data-parallel lanes: "
+                               f"{', '.join(_MODULES)}")
     if batch_size % devices:
         raise DistributedError(f"--devices {devices}: the global batch size {batch_size} must split evenly over "
                                f"{devices} devices (every device takes batch_size / devices examples a step)")
