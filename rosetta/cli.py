@@ -49,6 +49,13 @@ def cmd_train(args: argparse.Namespace) -> int:
                                             learning_rate=args.learning_rate, seed=args.seed) for model in models}
     results = []
     if args.devices > 1:
+        from models.distributed import DistributedError, check
+        try:  # every run refused before the first one starts
+            for config in configs.values():
+                for name in _lanes(args.lane):
+                    check(name, args.devices, config.batch_size)
+        except DistributedError as exc:
+            raise UsageError(str(exc)) from None
         for model, config in configs.items():
             for name in _lanes(args.lane):
                 results.append(_train_data_parallel(model, name, config, args))
@@ -76,14 +83,9 @@ def cmd_train(args: argparse.Namespace) -> int:
 def _train_data_parallel(model: str, name: str, config: TrainConfig, args: argparse.Namespace) -> dict:
     """One lane on `--devices` devices, in processes of its own (models.distributed.launch); returns the
     metrics its writer wrote."""
-    from models.distributed import DistributedError, check
     from models.distributed.launch import command
     from rosetta.training import METRICS
 
-    try:
-        check(name, args.devices, config.batch_size)
-    except DistributedError as exc:
-        raise UsageError(str(exc)) from None
     worker_args = ["--model", model, "--epochs", str(config.epochs), "--batch-size", str(config.batch_size),
                    "--learning-rate", repr(config.learning_rate), "--seed", str(config.seed),
                    "--data-dir", str(args.data_dir), "--out", str(args.out),
@@ -92,9 +94,11 @@ def _train_data_parallel(model: str, name: str, config: TrainConfig, args: argpa
     console.print(f"[bold]training {contract.served_name(model, name)} on {args.devices} devices[/], {config}: "
                   f"{' '.join(cmd)}")
     metrics_path = args.out / contract.served_name(model, name) / METRICS
-    metrics_path.unlink(missing_ok=True)  # a stale file must not pass for this run's result
+    before = metrics_path.stat().st_mtime_ns if metrics_path.exists() else None
     if subprocess.run(cmd).returncode != 0:
         raise TrainingError(f"data-parallel training of {contract.served_name(model, name)} failed (above)")
+    if not metrics_path.exists() or metrics_path.stat().st_mtime_ns == before:  # a stale file is no result
+        raise TrainingError(f"data-parallel training of {contract.served_name(model, name)} wrote no {METRICS}")
     return json.loads(metrics_path.read_text())
 
 
