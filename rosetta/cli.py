@@ -49,15 +49,20 @@ def cmd_train(args: argparse.Namespace) -> int:
                                             learning_rate=args.learning_rate, seed=args.seed) for model in models}
     results = []
     if args.devices > 1:
-        from models.distributed import DistributedError, check
+        from models.distributed import UNSUPPORTED, DistributedError, check
+        lanes = _lanes(args.lane)
+        if args.lane == "all":  # every lane that has an engine; an explicit --lane without one is refused
+            for name in [n for n in lanes if n in UNSUPPORTED]:
+                console.print(f"[yellow]skipping {name}[/]: {UNSUPPORTED[name]}")
+            lanes = [n for n in lanes if n not in UNSUPPORTED]
         try:  # every run refused before the first one starts
             for config in configs.values():
-                for name in _lanes(args.lane):
+                for name in lanes:
                     check(name, args.devices, config.batch_size)
         except DistributedError as exc:
             raise UsageError(str(exc)) from None
         for model, config in configs.items():
-            for name in _lanes(args.lane):
+            for name in lanes:
                 results.append(_train_data_parallel(model, name, config, args))
     else:
         train, test = load_split("train", args.data_dir), load_split("test", args.data_dir)

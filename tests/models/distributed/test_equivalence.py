@@ -29,7 +29,8 @@ ATOL = 5e-5
 ENGINES = {"jax": "jax.sharding Mesh(data=2)", "torch": "torch DDP gloo x2 (torchrun)",
            "keras": "tf.distribute.MirroredStrategy x2"}
 
-pytestmark = pytest.mark.timeout(600)
+# End to end: real training processes (torchrun, two-process clusters), ~25-35 s a test here.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 CONFIG = TrainConfig.for_model(MODEL, epochs=1, batch_size=BATCH)

@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[3]
 WORKER = ["-m", "models.distributed.worker", "--devices", "2", "--model", MODEL, "--epochs", "1",
           "--batch-size", str(BATCH), "--train-limit", str(EXAMPLES)]
 
-pytestmark = pytest.mark.timeout(600)
+# End to end: real training processes (torchrun, two-process clusters), ~25-35 s a test here.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 
 def _free_port() -> int:
