@@ -261,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="train on the first N training images only (quick runs)")
     train.add_argument("--devices", type=_positive_int, default=1,
                        help="data-parallel on N devices (GPUs, else N CPU devices): jax.sharding, torch DDP "
-                            "under torchrun, tf.distribute.MirroredStrategy; the batch size is the global one")
+                            "under torchrun, tf.distribute.MirroredStrategy, keras.distribution (keras-jax); the "
+                            "batch size is the global one")
     train.set_defaults(func=cmd_train)
 
     export = sub.add_parser(
