@@ -65,11 +65,17 @@ def total_steps(n: int, config: TrainConfig) -> int:
     return config.epochs * -(-n // config.batch_size)
 
 
-def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
-    """Index batches over a fresh permutation; the last short batch is kept."""
+def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator,
+                     multiple_of: int = 1) -> Iterator[np.ndarray]:
+    """Index batches over a fresh permutation; the last short batch is kept, cut to a multiple of
+    `multiple_of` (data-parallel training splits every global batch evenly over its devices; an empty
+    remainder is dropped). The same rng gives the same order whatever `multiple_of` is."""
     order = rng.permutation(n)
     for start in range(0, n, batch_size):
-        yield order[start:start + batch_size]
+        batch = order[start:start + batch_size]
+        batch = batch[:len(batch) - len(batch) % multiple_of]
+        if len(batch):
+            yield batch
 
 
 class EpochTimer:

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import flax.linen as nn
 import jax
@@ -134,29 +134,59 @@ def make_epoch(step: TrainStep) -> Callable:
     return jax.jit(run_epoch)
 
 
+def make_optimizer(config: TrainConfig, examples: int) -> optax.GradientTransformation:
+    """Adam with the cosine decay over the whole run: the lane's optimizer, on one device or many."""
+    return optax.adam(optax.cosine_decay_schedule(config.learning_rate, total_steps(examples, config)))
+
+
+class Placement(Protocol):
+    """Where training puts its arrays. The step functions are the same on one device or a mesh: jax.jit
+    follows its inputs' shardings (models.distributed.jax_dp shards batches over devices)."""
+    multiple_of: int  # every batch's size must be a multiple of this
+
+    def state(self, tree: Any) -> Any: ...
+
+    def batch(self, array: np.ndarray, stacked: bool) -> Any: ...
+
+
+class DefaultDevice:
+    """One device: arrays stay where jax puts them."""
+    multiple_of = 1
+
+    def state(self, tree: Any) -> Any:
+        return tree
+
+    def batch(self, array: np.ndarray, stacked: bool) -> Any:
+        return array
+
+
 def train(model: Model, images: np.ndarray, labels: np.ndarray, config: TrainConfig,
-          on_epoch: EpochCallback | None = None) -> tuple[Model, History]:
+          on_epoch: EpochCallback | None = None,
+          placement: Placement = DefaultDevice()) -> tuple[Model, History]:
     rng = np.random.default_rng(config.seed)
-    optimizer = optax.adam(optax.cosine_decay_schedule(config.learning_rate, total_steps(len(labels), config)))
+    optimizer = make_optimizer(config, len(labels))
     step = make_train_step(model.module, optimizer)
     run_epoch, run_step = make_epoch(step), jax.jit(step)
-    params, batch_stats = model.variables["params"], model.variables["batch_stats"]
-    opt_state = optimizer.init(params)
+    params = placement.state(model.variables["params"])
+    batch_stats = placement.state(model.variables["batch_stats"])
+    opt_state = placement.state(optimizer.init(params))
     labels32 = labels.astype(np.int32)
     history = History()
     for epoch in range(1, config.epochs + 1):
         timer = EpochTimer(epoch)
-        batches = list(shuffled_batches(len(labels), config.batch_size, rng))
+        batches = list(shuffled_batches(len(labels), config.batch_size, rng, placement.multiple_of))
         full = [b for b in batches if len(b) == config.batch_size] if SCAN_EPOCHS[model.architecture] else []
         if full:
             idx = np.stack(full)
             params, batch_stats, opt_state, losses, corrects = run_epoch(
-                params, batch_stats, opt_state, images[idx], labels32[idx])
+                params, batch_stats, opt_state, placement.batch(images[idx], True),
+                placement.batch(labels32[idx], True))
             for loss, correct in zip(np.asarray(losses), np.asarray(corrects)):
                 timer.add(float(loss), int(correct), config.batch_size)
         for idx in batches[len(full):]:  # the short last batch, if any (every batch without the scan)
             params, batch_stats, opt_state, loss, correct = run_step(
-                params, batch_stats, opt_state, images[idx], labels32[idx])
+                params, batch_stats, opt_state, placement.batch(images[idx], False),
+                placement.batch(labels32[idx], False))
             timer.add(float(loss), int(correct), len(idx))
         history.epochs.append(timer.stats())
         if on_epoch:

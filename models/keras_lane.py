@@ -82,17 +82,30 @@ class _EpochReporter(keras.callbacks.Callback):
             self.on_epoch(stats)
 
 
-def train(model: keras.Model, images: np.ndarray, labels: np.ndarray, config: TrainConfig,
-          on_epoch: EpochCallback | None = None) -> tuple[keras.Model, History]:
+def compile_for_training(model: keras.Model, config: TrainConfig, examples: int, jit_compile: bool = True,
+                         steps_per_execution: int = 500) -> None:
+    """The lane's loss, Adam and cosine schedule over the whole run, on one device or under a tf.distribute
+    strategy's scope. Seeds Keras first, as every run of the lane does."""
     keras.utils.set_random_seed(config.seed)
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps(len(labels), config))
+    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps(examples, config))
     # Several steps per tf.function call and XLA: per-step dispatch, not math, dominates at this size.
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=500, jit_compile=True)
+                  metrics=["accuracy"], steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+
+
+def fit(model: keras.Model, images: np.ndarray, labels: np.ndarray, config: TrainConfig,
+        on_epoch: EpochCallback | None = None) -> History:
+    """The lane's batch order: Keras shuffles every epoch from the seed compile_for_training set."""
     history = History()
     model.fit(images, labels, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
               verbose=0, callbacks=[_EpochReporter(history, on_epoch)])
-    return model, history
+    return history
+
+
+def train(model: keras.Model, images: np.ndarray, labels: np.ndarray, config: TrainConfig,
+          on_epoch: EpochCallback | None = None) -> tuple[keras.Model, History]:
+    compile_for_training(model, config, len(labels))
+    return model, fit(model, images, labels, config, on_epoch)
 
 
 def predict(model: keras.Model, images: np.ndarray, batch_size: int = 1024) -> np.ndarray:

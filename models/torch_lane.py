@@ -1,6 +1,7 @@
 """PyTorch lane: the built-in architectures as nn.Modules (NCHW), an explicit training loop."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -83,14 +84,20 @@ def build(model: str = arch.MLP, seed: int = contract.SEED) -> Model:
     return cls()
 
 
+def make_optimizer(parameters: Iterable[nn.Parameter], config: TrainConfig, examples: int
+                   ) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.CosineAnnealingLR]:
+    """Adam with the cosine decay over the whole run: the lane's optimizer, on one device or many."""
+    # fused: one kernel for all parameters; the default per-tensor Adam doubles the step time here.
+    optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=True)
+    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps(examples, config))
+
+
 def train(model: Model, images: np.ndarray, labels: np.ndarray, config: TrainConfig,
           on_epoch: EpochCallback | None = None) -> tuple[Model, History]:
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     x_all, y_all = torch.from_numpy(images), torch.from_numpy(labels)
-    # fused: one kernel for all parameters; the default per-tensor Adam doubles the step time here.
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, fused=True)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps(len(labels), config))
+    optimizer, schedule = make_optimizer(model.parameters(), config, len(labels))
     loss_fn = nn.CrossEntropyLoss()
     history = History()
     model.train()

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import time
 from collections.abc import Sequence
@@ -10,6 +12,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from models.common import TrainConfig
 from rosetta import contract
 from rosetta.data import DEFAULT_DATA_DIR, DataError, load_split
 from rosetta.layout import VersionError
@@ -48,29 +51,69 @@ def _lanes(choice: str) -> list[str]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from models.common import TrainConfig
     from rosetta.training import train_lane
 
-    train, test = load_split("train", args.data_dir), load_split("test", args.data_dir)
-    if args.train_limit:
-        train = train.head(args.train_limit)
     models = list(contract.BUILTIN_MODELS) if args.model == "all" else [args.model]
+    configs = {model: TrainConfig.for_model(model, epochs=args.epochs, batch_size=args.batch_size,
+                                            learning_rate=args.learning_rate, seed=args.seed) for model in models}
     results = []
-    for model in models:
-        config = TrainConfig.for_model(model, epochs=args.epochs, batch_size=args.batch_size,
-                                       learning_rate=args.learning_rate, seed=args.seed)
-        for name in _lanes(args.lane):
-            console.print(f"[bold]training {contract.served_name(model, name)}[/] on {len(train):,} images, {config}")
-            results.append(train_lane(model, name, train, test, config, args.out))
+    if args.devices > 1:
+        from models.distributed import UNSUPPORTED, DistributedError, check
+        lanes = _lanes(args.lane)
+        if args.lane == "all":  # every lane that has an engine; an explicit --lane without one is refused
+            for name in [n for n in lanes if n in UNSUPPORTED]:
+                console.print(f"[yellow]skipping {name}[/]: {UNSUPPORTED[name]}")
+            lanes = [n for n in lanes if n not in UNSUPPORTED]
+        try:  # every run refused before the first one starts
+            for config in configs.values():
+                for name in lanes:
+                    check(name, args.devices, config.batch_size)
+        except DistributedError as exc:
+            raise UsageError(str(exc)) from None
+        for model, config in configs.items():
+            for name in lanes:
+                results.append(_train_data_parallel(model, name, config, args))
+    else:
+        train, test = load_split("train", args.data_dir), load_split("test", args.data_dir)
+        if args.train_limit:
+            train = train.head(args.train_limit)
+        for model, config in configs.items():
+            for name in _lanes(args.lane):
+                console.print(f"[bold]training {contract.served_name(model, name)}[/] on {len(train):,} images, "
+                              f"{config}")
+                results.append(train_lane(model, name, train, test, config, args.out))
     table = Table(title="training summary")
-    for column in ("model", "lane", "test accuracy", "train s", "epochs", "checkpoint"):
+    for column in ("model", "lane", "test accuracy", "train s", "epochs", "engine", "checkpoint"):
         table.add_column(column)
     for m in results:
         ok = m["test_accuracy"] >= contract.ACCURACY_BAR[m["model"]] or args.train_limit
         table.add_row(m["model"], m["lane"], f"[{'green' if ok else 'red'}]{m['test_accuracy']:.4f}[/]",
-                      f"{m['train_seconds']:.1f}", str(m["epochs"]), str(args.out / m["model_name"] / m["checkpoint"]))
+                      f"{m['train_seconds']:.1f}", str(m["epochs"]), m["engine"],
+                      str(args.out / m["model_name"] / m["checkpoint"]))
     console.print(table)
     return 0
+
+
+def _train_data_parallel(model: str, name: str, config: TrainConfig, args: argparse.Namespace) -> dict:
+    """One lane on `--devices` devices, in processes of its own (models.distributed.launch); returns the
+    metrics its writer wrote."""
+    from models.distributed.launch import command
+    from rosetta.training import METRICS
+
+    worker_args = ["--model", model, "--epochs", str(config.epochs), "--batch-size", str(config.batch_size),
+                   "--learning-rate", repr(config.learning_rate), "--seed", str(config.seed),
+                   "--data-dir", str(args.data_dir), "--out", str(args.out),
+                   *(["--train-limit", str(args.train_limit)] if args.train_limit else [])]
+    cmd = command(name, args.devices, worker_args)
+    console.print(f"[bold]training {contract.served_name(model, name)} on {args.devices} devices[/], {config}: "
+                  f"{' '.join(cmd)}")
+    metrics_path = args.out / contract.served_name(model, name) / METRICS
+    before = metrics_path.stat().st_mtime_ns if metrics_path.exists() else None
+    if subprocess.run(cmd).returncode != 0:
+        raise TrainingError(f"data-parallel training of {contract.served_name(model, name)} failed (above)")
+    if not metrics_path.exists() or metrics_path.stat().st_mtime_ns == before:  # a stale file is no result
+        raise TrainingError(f"data-parallel training of {contract.served_name(model, name)} wrote no {METRICS}")
+    return json.loads(metrics_path.read_text())
 
 
 def _models(choice: str) -> list[str]:
@@ -233,6 +276,10 @@ class UsageError(Exception):
     """A valid-looking command the pipeline cannot run (e.g. a format a lane does not export)."""
 
 
+class TrainingError(Exception):
+    """A training run failed; its own output says why."""
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="rosetta", description=__doc__)
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
@@ -249,6 +296,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=contract.SEED)
     train.add_argument("--train-limit", type=_positive_int, default=None,
                        help="train on the first N training images only (quick runs)")
+    train.add_argument("--devices", type=_positive_int, default=1,
+                       help="data-parallel on N devices (GPUs, else N CPU devices): jax.sharding, torch DDP "
+                            "under torchrun, tf.distribute.MirroredStrategy, keras.distribution (keras-jax); the "
+                            "batch size is the global one")
     train.set_defaults(func=cmd_train)
 
     export = sub.add_parser(
@@ -324,6 +375,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, FileNotFoundError, SpecError, SourceError, VersionError) as exc:
         print(f"rosetta: error: {exc}", file=sys.stderr)
         return 2
+    except TrainingError as exc:
+        print(f"rosetta: error: {exc}", file=sys.stderr)
+        return 1
     console.print(f"done in {time.perf_counter() - start:.1f}s")
     return code
 

@@ -50,6 +50,8 @@ def test_k8s_check_passes_on_the_repo(k8s_venv):
     assert "k8s-check: OK" in result.stdout
     for overlay in ("dev", "prod"):
         assert f"PASS  render k8s/overlays/{overlay}" in result.stdout
+    assert "PASS  render k8s/training" in result.stdout
+    assert "k8s_training.yaml" in result.stdout.split("PASS  schema")[1].splitlines()[0]  # schema-validated too
 
 
 def test_k8s_check_rejects_bad_manifests_and_dockerfiles(k8s_venv, tmp_path):

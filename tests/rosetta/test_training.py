@@ -16,6 +16,7 @@ def test_train_lane_writes_checkpoint_and_metrics_under_served_name(train_split,
     assert on_disk == metrics
     assert (on_disk["model"], on_disk["model_name"], on_disk["lane"]) == ("mnist-cnn", "mnist-cnn-jax", "jax")
     assert (on_disk["epochs"], on_disk["batch_size"], on_disk["train_examples"]) == (1, 50, 500)
+    assert (on_disk["devices"], on_disk["engine"]) == (1, "single device")
     assert len(on_disk["history"]) == 1 and 0.0 <= on_disk["test_accuracy"] <= 1.0
     restored = lane("jax").load(model_dir)
     assert restored.architecture == "mnist-cnn"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make k8s-check`: render each kustomization, validate it offline against the Kubernetes schemas, scan it
 # and the server Dockerfiles with checkov, lint the Dockerfiles with hadolint. Exits non-zero on any failure.
-# Usage: tools/k8s-check/check.sh [KUSTOMIZATION_DIR...]   (default: both overlays and k8s/kserve)
+# Usage: tools/k8s-check/check.sh [KUSTOMIZATION_DIR...]   (default: both overlays, k8s/kserve, k8s/training)
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -11,11 +11,11 @@ K8S_VERSION=${K8S_VERSION:-1.32.0}
 OUT=${K8S_CHECK_OUT:-build/k8s-check}
 # InferenceService is a CRD: kubernetes-validate bundles schemas for built-in kinds only.
 SCHEMALESS=(k8s/kserve)
-read -r -a DOCKERFILES <<<"${K8S_CHECK_DOCKERFILES:-serving/onnx/Dockerfile serving/tfserving/Dockerfile}"
+read -r -a DOCKERFILES <<<"${K8S_CHECK_DOCKERFILES:-serving/onnx/Dockerfile serving/tfserving/Dockerfile models/distributed/Dockerfile}"
 # checkov would otherwise call Prisma Cloud and PyPI, which are unreachable offline and only slow it down.
 export BC_SKIP_MAPPING=TRUE CKV_SKIP_PACKAGE_UPDATE_CHECK=true
 
-if [ $# -gt 0 ]; then targets=("$@"); else targets=(k8s/overlays/dev k8s/overlays/prod k8s/kserve); fi
+if [ $# -gt 0 ]; then targets=("$@"); else targets=(k8s/overlays/dev k8s/overlays/prod k8s/kserve k8s/training); fi
 KUBECTL=${KUBECTL:-$(command -v kubectl || echo "$VENV/bin/kubectl")}
 for tool in "$KUBECTL" "$VENV/bin/kubernetes-validate" "$VENV/bin/checkov" "$VENV/bin/hadolint"; do
   [ -x "$tool" ] || { echo "k8s-check: $tool not found (run: make -f k8s/k8s.mk k8s-venv)" >&2; exit 2; }
