@@ -94,8 +94,9 @@ def read_served(artifacts: Path) -> ServedSet:
         raise ManifestError(f"{path}: unreadable ({exc})") from None
     found = manifest.get("schema_version") if isinstance(manifest, dict) else None
     if found not in SCHEMA_VERSIONS:
-        raise ManifestError(f"{path}: schema_version {found!r}, the server reads {' or '.join(map(str, SCHEMA_VERSIONS))}"
-                            " (entries with a model spec); re-run `rosetta export`")
+        readable = " or ".join(map(str, SCHEMA_VERSIONS))
+        raise ManifestError(f"{path}: schema_version {found!r}, the server reads {readable} "
+                            "(entries with a model spec); re-run `rosetta export`")
     records = _model_records(manifest, str(path)) if found == 3 else {}
     models = []
     for i, raw in enumerate(manifest.get("artifacts", [])):

@@ -43,6 +43,13 @@ class ModelVersionNotFound(ModelNotFound):
         self.reason = f"Model {name} has no version {version}; {_served_text(served, labels)}"
 
 
+class ModelVersionRetired(ModelNotFound):
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(name)
+        self.reason = (f"Model {name} version {version} was retired while this request was on its way; "
+                       "send it again (unaddressed requests go to the latest served version)")
+
+
 class ModelLabelNotFound(ModelNotFound):
     def __init__(self, name: str, label: str, served: list[int], labels: dict[str, int]) -> None:
         super().__init__(name)
@@ -125,8 +132,9 @@ class OnnxModel(Model):
     async def infer(self, inputs: Tensors) -> Tensors:
         """Named input arrays in (checked against the spec), every output out; the one path every protocol takes."""
         check_inputs(inputs, self.spec.inputs, self.config.max_request_rows)
-        if self.runner is None:  # resolved before its retirement, arrived after the drain (see versions.py)
-            raise ModelVersionNotFound(self.name, f"{self.version} (retired while the request was read)", [], {})
+        # Resolved before its version's retirement, arrived after the drain (see model_table.LATE_ARRIVAL_S).
+        if self.runner is None:
+            raise ModelVersionRetired(self.name, self.version)
         self.in_flight += 1
         try:
             return await self.runner.submit(inputs)

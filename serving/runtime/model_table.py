@@ -100,7 +100,8 @@ class ModelTable:
             versions.update({v: model for (n, v), model in loaded.items() if n == name})
             if not versions:
                 if front is not None:
-                    log.error("%s: the manifest serves none of the loaded versions %s; keeping them", name, front.versions)
+                    log.error("%s: the manifest serves none of the loaded versions %s; keeping them", name,
+                              front.versions)
                 continue
             labels = {label: v for label, v in served.labels.get(name, {}).items() if v in versions}
             if front is None:
@@ -118,7 +119,8 @@ class ModelTable:
     def retire(self, models: list[OnnxModel]) -> None:
         """On the event loop: close each version once its in-flight requests are done, in the background."""
         for model in models:
-            task = asyncio.get_running_loop().create_task(self._drain(model), name=f"retire-{model.name}-{model.version}")
+            name = f"retire-{model.name}-{model.version}"
+            task = asyncio.get_running_loop().create_task(self._drain(model), name=name)
             self._draining.add(task)
             task.add_done_callback(self._draining.discard)
 

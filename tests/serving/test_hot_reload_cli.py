@@ -30,7 +30,8 @@ def _exporter_writes_schema_3() -> str | None:
     from exporters import manifest
 
     if getattr(manifest, "SCHEMA_VERSION", None) != 3:
-        return f"the exporter writes manifest schema {getattr(manifest, 'SCHEMA_VERSION', '?')}, not 3 (versions branch)"
+        found = getattr(manifest, "SCHEMA_VERSION", "?")
+        return f"the exporter writes manifest schema {found}, not 3 (the versions branch is not merged)"
     help_text = subprocess.run([sys.executable, "-m", "rosetta.cli", "export", "--help"], capture_output=True,
                                text=True, timeout=120, cwd=ROOT).stdout
     if "--version" not in help_text:

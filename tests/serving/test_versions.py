@@ -15,6 +15,7 @@ import pytest
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
 
+from exporters.manifest import file_sha256
 from serving.tools.clients import JSON, TfRest, V2Grpc, V2Rest
 from serving.tools.process import ServerProcess
 from tests.serving.versioned_models import WIDTH, VersionedArtifacts, offset_spec
@@ -79,7 +80,8 @@ def v2_grpc(http, stub, model: str, version=None, label=None) -> tuple[int, floa
     try:
         response = stub.ModelInfer(request)
     except grpc.RpcError as err:
-        return {grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.INVALID_ARGUMENT: 400}.get(err.code(), 500), err.details()
+        status = {grpc.StatusCode.NOT_FOUND: 404, grpc.StatusCode.INVALID_ARGUMENT: 400}.get(err.code(), 500)
+        return status, err.details()
     assert response.model_version == str(round(_offset(V2Grpc.decode(response)["y"])))  # the version that ran
     return 200, _offset(V2Grpc.decode(response)["y"])
 
@@ -167,7 +169,6 @@ def test_a_bad_new_version_is_skipped_and_the_others_keep_serving(artifacts, htt
     else:  # the hash matches the file, but ONNX Runtime cannot load it
         path = artifacts.publish(MODEL, version, offset=9.0)
         path.write_bytes(b"not an onnx model")
-        from exporters.manifest import file_sha256
         artifacts.entries[(MODEL, version)]["sha256"] = file_sha256(path)
         artifacts.write()
     _wait_for(lambda: _metric(http, "rosetta_model_version_events_total", model=MODEL, event="failed")
