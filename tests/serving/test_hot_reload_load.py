@@ -19,7 +19,7 @@ from kserve.protocol.grpc.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceSt
 
 from serving.tools.clients import JSON, TfRest, V2Grpc, V2Rest
 from serving.tools.process import ServerProcess
-from tests.serving.versioned_models import WIDTH, VersionedArtifacts, offset_spec
+from tests.serving.versioned_models import WIDTH, VersionedArtifacts, offset_model, offset_spec
 
 MODEL = "swap"
 POLL_S = 0.5
@@ -85,6 +85,7 @@ def _wait(condition, timeout: float, what: str) -> None:
 def test_publish_v2_then_retire_v1_under_load_fails_no_request(tmp_path):
     store = VersionedArtifacts(tmp_path / "artifacts")
     store.publish(MODEL, 1, offset=1.0, table_rows=TABLE_ROWS)
+    offset_model(2.0, TABLE_ROWS)  # built now: building it later would stall this process's client threads
     with ServerProcess(store.root, repository=tmp_path / "repo", log_path=tmp_path / "server.log",
                        extra_args=["--poll-seconds", str(POLL_S), "--log-level", "INFO"]) as server:
         body_v2, body_tf = V2Rest.encode({"x": X}), TfRest.encode({"x": X})
@@ -175,6 +176,10 @@ def test_publish_v2_then_retire_v1_under_load_fails_no_request(tmp_path):
               f"p50 {np.percentile(lat, 50):.2f} ms  p99 {np.percentile(lat, 99):.2f} ms")
     print(f"  all: p50 {np.percentile(latencies, 50):.2f} ms  p99 {np.percentile(latencies, 99):.2f} ms  "
           f"max {latencies.max():.1f} ms")
+    slowest = sorted(records, key=lambda r: -r[1])[:5]
+    print("  slowest requests, sent at (s after publishing v2) / latency: " + ", ".join(
+        f"{sent - published:+.2f}/{latency * 1000:.0f} ms" for sent, latency, _ in slowest)
+        + f"; v1 retired at {retired_at - published:+.2f}")
     print(f"  v2 answered {v2_visible:.2f} s after publishing (poll {POLL_S} s); v1 out of the table "
           f"{v1_gone - retired_at:.2f} s after the release")
     print(f"  RSS: v1 only {rss_v1:.0f} MB, v1+v2 {rss_both:.0f} MB, after retiring v1 {rss_after:.0f} MB "

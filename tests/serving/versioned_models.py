@@ -7,6 +7,7 @@ away: `table_rows` sets the model's size for memory tests (4 floats per row).
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,9 @@ def offset_spec(name: str) -> ModelSpec:
     return ModelSpec(name, (TensorSpec("x", "FP32", (-1, WIDTH)),), (TensorSpec("y", "FP32", (-1, WIDTH)),))
 
 
+@functools.lru_cache(maxsize=4)
 def offset_model(offset: float, table_rows: int = 1) -> bytes:
+    """Cached: building a large one holds the GIL for a while, which a load test does before its clients start."""
     table = numpy_helper.from_array(np.full((table_rows, WIDTH), offset, np.float32), "table")
     zero = numpy_helper.from_array(np.zeros((), np.float32), "zero")
     nodes = [helper.make_node("Mul", ["x", "zero"], ["zeros"]),
