@@ -21,12 +21,16 @@ LATENCY = Histogram("rosetta_request_latency_seconds", "Time from request receiv
 BATCH_SIZE = Histogram("rosetta_batch_size", "Rows per ONNX Runtime run", ["model"],
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048))
 # Hot reload (serving/runtime/model_table.py). Version label values are the manifest's served versions.
-VERSIONS_LOADED = Gauge("rosetta_model_versions_loaded", "Versions of a model loaded and served", ["model"])
+# With several server processes (prometheus multiprocess mode) the gauges report the live processes' minimum
+# versions (what every process serves) and latest reload; single-process, the mode is ignored.
+VERSIONS_LOADED = Gauge("rosetta_model_versions_loaded", "Versions of a model loaded and served", ["model"],
+                        multiprocess_mode="livemin")
 VERSION_EVENTS = Counter("rosetta_model_version_events", "Version loads, load failures and retirements",
                          ["model", "event"])  # event: loaded | failed | retired
 MANIFEST_POLLS = Counter("rosetta_manifest_polls", "Manifest reads by the hot-reload poller",
                          ["result"])  # result: unchanged | applied | error
-LAST_RELOAD = Gauge("rosetta_last_reload_timestamp_seconds", "When the served set last changed (Unix time)")
+LAST_RELOAD = Gauge("rosetta_last_reload_timestamp_seconds", "When the served set last changed (Unix time)",
+                    multiprocess_mode="livemax")
 
 UNKNOWN = "_unknown"
 

@@ -59,10 +59,25 @@ def _version(y: np.ndarray) -> int:
 
 
 def _rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
+    """The server's RSS: the process and its descendants (worker processes, if it runs several)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # exited meanwhile
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except OSError:
+            continue
+    return total
 
 
 def _settled_rss(pid: int, seconds: float = 1.0) -> float:
@@ -151,8 +166,12 @@ def test_publish_v2_then_retire_v1_under_load_fails_no_request(tmp_path):
 
             retired_at = time.monotonic()
             store.release(MODEL, stable=2, canary=None, retire=(1,))
+            # Out of the table of the process this thread reaches, and every client answered from v2 since
+            # (each connection may reach another server process; each polls on its own).
             _wait(lambda: [s["version"] for s in http().get(f"/v1/models/{MODEL}").json()["model_version_status"]]
                   == ["2"], 20, "v1 out of the table")
+            _wait(lambda: all(c.records[-1][0] > retired_at and c.records[-1][2] == 2 for c in clients), 20,
+                  "every client answered from v2 after the release")
             v1_gone = time.monotonic()
             _wait(lambda: not (tmp_path / "repo" / MODEL / "1").exists(), 20, "v1 closed and its copy removed")
             time.sleep(1.0)
