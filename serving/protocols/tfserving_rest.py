@@ -1,9 +1,10 @@
 """The TensorFlow Serving REST API on kserve's app, so TF Serving clients work against this server unchanged.
 
-GET  /v1/models/{m}[/versions/{v}]            model status
-GET  /v1/models/{m}[/versions/{v}]/metadata   signature (the one `serving_default`), from the model spec
-POST /v1/models/{m}[/versions/{v}]:predict    row format {"instances": ...} -> {"predictions": ...}
-                                              columnar   {"inputs": ...}    -> {"outputs": ...}
+GET  /v1/models/{m}[/versions/{v}|/labels/{l}]            model status (unaddressed: every served version)
+GET  /v1/models/{m}[/versions/{v}|/labels/{l}]/metadata   signature (the one `serving_default`), from the spec
+POST /v1/models/{m}[/versions/{v}|/labels/{l}]:predict    row format {"instances": ...} -> {"predictions": ...}
+                                                         columnar   {"inputs": ...}    -> {"outputs": ...}
+Unaddressed requests go to the latest served version, as in TF Serving.
 As in TF Serving: a one-input model takes bare values (or {name: value}); a model with several inputs takes
 {name: value} objects (one per instance in row format). One output comes back bare, several by name (an
 object per instance in row format, an object of columns in columnar format).
@@ -39,10 +40,12 @@ def _tensor_info(t: TensorSpec) -> dict:
             "name": f"{SIGNATURE}_{t.name}:0"}
 
 
-def model_status(model: OnnxModel) -> dict:
+def model_status(models: list[OnnxModel]) -> dict:
+    """TF Serving lists the served versions newest first."""
     return {"model_version_status": [{"version": str(model.version),
                                       "state": "AVAILABLE" if model.ready else "LOADING",
-                                      "status": {"error_code": "OK", "error_message": ""}}]}
+                                      "status": {"error_code": "OK", "error_message": ""}}
+                                     for model in sorted(models, key=lambda m: -m.version)]}
 
 
 def model_metadata(model: OnnxModel) -> dict:
@@ -110,21 +113,28 @@ def register_tfserving_routes(app: FastAPI, dataplane: ServingDataPlane) -> None
     and the bodies are parsed here anyway."""
 
     def served(request: Request) -> OnnxModel:
-        return dataplane.served_model(request.path_params["model_name"], request.path_params.get("version"))
+        params = request.path_params
+        return dataplane.served_model(params["model_name"], params.get("version"), params.get("label"))
 
     async def status(request: Request) -> Response:
-        return _json(model_status(served(request)))
+        params = request.path_params
+        if "version" in params or "label" in params:
+            return _json(model_status([served(request)]))
+        front = dataplane.versioned_model(params["model_name"])
+        return _json(model_status(list(front.loaded().values())))
 
     async def metadata(request: Request) -> Response:
         return _json(model_metadata(served(request)))
 
     async def predict(request: Request) -> Response:
+        body = await request.body()  # first: the version is resolved after the last await before infer
         model = served(request)
-        values, row_format = parse_predict_body(await request.body(), model.spec)
+        values, row_format = parse_predict_body(body, model.spec)
         arrays = {t.name: json_array(values[t.name], t, f"input '{t.name}'") for t in model.spec.inputs}
         return _json(predict_response(await model.infer(arrays), model.spec, row_format))
 
-    for prefix in ("/v1/models/{model_name}", "/v1/models/{model_name}/versions/{version}"):
+    for prefix in ("/v1/models/{model_name}", "/v1/models/{model_name}/versions/{version}",
+                   "/v1/models/{model_name}/labels/{label}"):
         app.add_route(prefix, status, methods=["GET"], include_in_schema=False)
         app.add_route(f"{prefix}:predict", predict, methods=["POST"], include_in_schema=False)
         app.add_route(f"{prefix}/metadata", metadata, methods=["GET"], include_in_schema=False)

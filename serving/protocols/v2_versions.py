@@ -1,8 +1,9 @@
 """KServe v2 model routes that honour a version: kserve 0.21 answers 501 to a version given in the path
 (/v2/models/{m}/versions/{v}/...) or as its ?model_version= query parameter.
 
-Registered ahead of kserve's own routes for the same paths; each checks the version (404 if it is not
-the served one), then hands over to kserve's V2Endpoints handler.
+Registered ahead of kserve's own routes for the same paths; each checks the version (a number or a label;
+404 naming what is served if it is neither), then hands over to kserve's V2Endpoints handler, with the
+version in the decoded request so the model's VersionedModel runs that version.
 """
 from __future__ import annotations
 
@@ -40,8 +41,7 @@ def register_versioned_v2_routes(app: FastAPI, dataplane: ServingDataPlane,
     endpoints = V2Endpoints(dataplane, repository_extension)
 
     async def model_metadata(model_name: str, model_version: str | None = None) -> ModelMetadataResponse:
-        dataplane.served_model(model_name, model_version)
-        return await endpoints.model_metadata(model_name)
+        return ModelMetadataResponse.model_validate(await dataplane.model_metadata(model_name, model_version))
 
     async def model_ready(model_name: str, model_version: str | None = None) -> ModelReadyResponse:
         dataplane.served_model(model_name, model_version)
@@ -54,6 +54,7 @@ def register_versioned_v2_routes(app: FastAPI, dataplane: ServingDataPlane,
                     model_version: str | None = None) -> InferenceResponse | Response:
         dataplane.served_model(model_name, model_version)
         decoded = decode_request(dataplane, raw_request, model_name, request_body)
+        decoded.model_version = model_version
         return await endpoints.infer(raw_request, raw_response, model_name, decoded)
 
     for prefix in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):

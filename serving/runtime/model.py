@@ -1,4 +1,5 @@
-"""One served ONNX model: a kserve.Model whose predict goes through the dynamic batcher to ORT."""
+"""One served version of an ONNX model: its ORT session, behind the dynamic batcher. Requests reach it through
+its model's VersionedModel (serving/runtime/versions.py), which resolves the version or label asked for."""
 from __future__ import annotations
 
 import logging
@@ -29,12 +30,30 @@ ORT_TYPES = {"FP32": "tensor(float)", "FP64": "tensor(double)", "FP16": "tensor(
              "BOOL": "tensor(bool)"}
 
 
-class ModelVersionNotFound(ModelNotFound):
-    """kserve maps ModelNotFound to HTTP 404 and gRPC NOT_FOUND; this names the missing version."""
+def _served_text(versions: list[int], labels: dict[str, int]) -> str:
+    named = ", ".join(f"{label} -> {v}" for label, v in sorted(labels.items())) or "none"
+    return f"served versions: {', '.join(map(str, versions))}; labels: {named}"
 
-    def __init__(self, name: str, version: str, served: int) -> None:
+
+class ModelVersionNotFound(ModelNotFound):
+    """kserve maps ModelNotFound to HTTP 404 and gRPC NOT_FOUND; this names the missing version and what is served."""
+
+    def __init__(self, name: str, version: str, served: list[int], labels: dict[str, int]) -> None:
         super().__init__(name)
-        self.reason = f"Model {name} has no version {version}; served version: {served}"
+        self.reason = f"Model {name} has no version {version}; {_served_text(served, labels)}"
+
+
+class ModelVersionRetired(ModelNotFound):
+    def __init__(self, name: str, version: int) -> None:
+        super().__init__(name)
+        self.reason = (f"Model {name} version {version} was retired while this request was on its way; "
+                       "send it again (unaddressed requests go to the latest served version)")
+
+
+class ModelLabelNotFound(ModelNotFound):
+    def __init__(self, name: str, label: str, served: list[int], labels: dict[str, int]) -> None:
+        super().__init__(name)
+        self.reason = f"Model {name} has no label {label!r}; {_served_text(served, labels)}"
 
 
 def _mismatches(side: str, declared: tuple[TensorSpec, ...], actual: list[Any]) -> list[str]:
@@ -67,6 +86,7 @@ class OnnxModel(Model):
         self.config = config
         self.session: Any = None
         self.runner: DynamicBatcher | DirectRunner | None = None
+        self.in_flight = 0  # requests inside infer(): a retired version closes only once this is 0
         self._output_names = self.spec.output_names
 
     @property
@@ -88,7 +108,7 @@ class OnnxModel(Model):
             self._run(_warmup_inputs(self.served))  # the first run allocates; keep that off the first request
         except Exception as exc:  # a free dimension may need another size; requests will still say what fails
             log.warning("%s: warm-up run failed (%s); serving without it", self.name, exc)
-        observe = BATCH_SIZE.labels(self.name).observe
+        observe = BATCH_SIZE.labels(self.name).observe  # per model, not per version: a bounded series count
         if self.config.batching:
             self.runner = DynamicBatcher(self._run, max_batch_size=self.config.max_batch_size,
                                          max_delay_s=self.config.max_delay_ms / 1000, name=self.name, on_batch=observe)
@@ -98,26 +118,32 @@ class OnnxModel(Model):
         return self.ready
 
     def stop(self) -> None:
+        """Close the batcher and drop the session (its memory goes with the last reference)."""
         if self.runner is not None:
             self.runner.close()
+        self.runner = None
+        self.session = None
+        self.ready = False
         super().stop()
 
     def _run(self, inputs: Tensors) -> Tensors:
         return dict(zip(self._output_names, self.session.run(self._output_names, inputs), strict=True))
 
-    def check_version(self, version: str | int | None) -> None:
-        """Empty/None means the served version; any other version is not found."""
-        if version not in (None, "") and str(version) != str(self.version):
-            raise ModelVersionNotFound(self.name, str(version), self.version)
-
     async def infer(self, inputs: Tensors) -> Tensors:
         """Named input arrays in (checked against the spec), every output out; the one path every protocol takes."""
         check_inputs(inputs, self.spec.inputs, self.config.max_request_rows)
-        return await self.runner.submit(inputs)
+        # Resolved before its version's retirement, arrived after the drain (see model_table.LATE_ARRIVAL_S).
+        if self.runner is None:
+            raise ModelVersionRetired(self.name, self.version)
+        self.in_flight += 1
+        try:
+            return await self.runner.submit(inputs)
+        finally:
+            self.in_flight -= 1
 
     async def predict(self, payload: InferRequest, headers: dict[str, str] | None = None,
                       response_headers: dict[str, str] | None = None) -> InferResponse:
-        self.check_version(payload.model_version)
+        """The version was resolved by the VersionedModel that handed the request over."""
         selected = requested_outputs(payload, self.spec)
         results = await self.infer(inputs_from_request(payload, self.spec))
         outputs = []

@@ -36,16 +36,27 @@ def read_verified(path: Path, model: ServedModel) -> bytes:
     return data
 
 
-def build_repository(models: list[ServedModel], repository: Path) -> dict[str, Path]:
-    """Copy each verified artifact into the repository layout; returns model name -> model file."""
-    paths = {}
-    for model in models:
-        target = model_path(repository, model)
-        data = read_verified(model.source, model)
-        with atomic_file(target) as tmp:  # a concurrent reader sees the old file or the new one
-            tmp.write_bytes(data)
-        paths[model.name] = target
-    return paths
+def stage_version(model: ServedModel, repository: Path) -> Path:
+    """Copy one verified artifact into the repository layout; returns the model file."""
+    target = model_path(repository, model)
+    data = read_verified(model.source, model)
+    with atomic_file(target) as tmp:  # a concurrent reader sees the old file or the new one
+        tmp.write_bytes(data)
+    return target
+
+
+def build_repository(models: list[ServedModel], repository: Path) -> dict[tuple[str, int], Path]:
+    """Every verified artifact in the repository layout; returns (model name, version) -> model file."""
+    return {model.key: stage_version(model, repository) for model in models}
+
+
+def remove_version(repository: Path, name: str, version: int) -> None:
+    """A retired version's directory; the model directory goes with its last version."""
+    shutil.rmtree(Path(repository) / name / str(version), ignore_errors=True)
+    try:
+        (Path(repository) / name).rmdir()
+    except OSError:  # other versions still there (or already gone)
+        pass
 
 
 def clean_repository(repository: Path) -> None:

@@ -1,5 +1,6 @@
-"""The ONNX Runtime model server: every onnx artifact of the manifest, over KServe v2 REST + gRPC and the
-TF Serving REST API. Start with `rosetta serve` or `python -m serving`.
+"""The ONNX Runtime model server: every served version of every onnx artifact of the manifest, over KServe v2
+REST + gRPC and the TF Serving REST API, hot-reloaded from the manifest. Start with `rosetta serve` or
+`python -m serving`.
 """
 from __future__ import annotations
 
@@ -13,16 +14,17 @@ from pathlib import Path
 
 import uvloop
 from kserve import ModelServer
-from kserve.model import BaseKServeModel
+from kserve.model_repository import ModelRepository
 
 from serving.server.artifact_site import INDEX_JSON, SiteNotBuilt
 from serving.server.config import ServeConfig
 from serving.server.dataplane import ServingDataPlane
 from serving.server.grpc_server import ServingGRPCServer
-from serving.runtime.manifest import ManifestError, load_served_models
+from serving.runtime.manifest import ManifestError, read_served
+from serving.runtime.model_table import ModelTable
+from serving.runtime.reloader import Reloader
 from serving.server.metrics import ModelLabels
-from serving.runtime.model import OnnxModel
-from serving.runtime.repository import IntegrityError, build_repository, clean_repository
+from serving.runtime.repository import IntegrityError, clean_repository
 from serving.server.rest_server import ServingRESTServer
 
 GRACE_PERIOD_S = 5  # in-flight requests of this model take milliseconds; k8s allows 30 s in total
@@ -31,16 +33,20 @@ GRACE_PERIOD_S = 5  # in-flight requests of this model take milliseconds; k8s al
 class ServingModelServer(ModelServer):
     """kserve's ModelServer with our REST/gRPC servers; one process, one event loop."""
 
-    def __init__(self, config: ServeConfig, expected_models: list[str]) -> None:
+    def __init__(self, config: ServeConfig, table: ModelTable) -> None:
         super().__init__(http_port=config.http_port, grpc_port=config.grpc_port, enable_grpc=True,
-                         enable_latency_logging=False, grace_period=GRACE_PERIOD_S)
+                         enable_latency_logging=False, grace_period=GRACE_PERIOD_S,
+                         registered_models=table.registry)
         self.serve_config = config
-        self.dataplane = ServingDataPlane(self.registered_models, expected_models)
-        self.labels = ModelLabels(expected_models)
+        self.table = table
+        expected = sorted(table.models())
+        self.dataplane = ServingDataPlane(self.registered_models, expected)
+        self.labels = ModelLabels(expected)
+        table.on_new_model = self.labels.add  # bounded: only names the manifest serves
         configure_logging(config.log_level)
 
-    def start(self, models: list[BaseKServeModel]) -> None:
-        self._register_and_check_atleast_one_model_is_ready(models)
+    def start(self) -> None:
+        self._register_and_check_atleast_one_model_is_ready(list(self.table.models().values()))
         self._rest_server = ServingRESTServer(self.dataplane, self.model_repository_extension, self.serve_config,
                                               self.labels, self.grace_period)
         self._grpc_server = ServingGRPCServer(self.dataplane, self.model_repository_extension, self.serve_config,
@@ -63,7 +69,12 @@ class ServingModelServer(ModelServer):
         """Both servers until one stops (a signal, or a failure such as a port in use), then the other."""
         rest = asyncio.create_task(self._rest_server.start(), name="rest")
         grpc = asyncio.create_task(self._grpc_server.start(self.max_threads), name="grpc")
+        period = self.serve_config.poll_seconds
+        reload = asyncio.create_task(Reloader(self.table, self.serve_config.artifacts, period).run(),
+                                     name="reload") if period > 0 else None
         await asyncio.wait([rest, grpc], return_when=asyncio.FIRST_COMPLETED)
+        if reload is not None:
+            reload.cancel()
         self._rest_server._server.should_exit = True  # kserve's RESTServer keeps its uvicorn.Server there
         await self._grpc_server.stop()
         for task, result in zip((rest, grpc), await asyncio.gather(rest, grpc, return_exceptions=True), strict=True):
@@ -83,28 +94,39 @@ def configure_logging(level: str) -> None:
     access.propagate = False
 
 
+def load_table(config: ServeConfig, repository: Path) -> ModelTable:
+    """Every served version, hash-checked, loaded and warmed up. A version that fails is skipped if its model
+    has another that loads (as hot reload would); a model with no loadable version is an IntegrityError."""
+    served = read_served(config.artifacts)
+    table = ModelTable(ModelRepository(), config, repository)
+    loaded, errors = table.load(list(served.versions))
+    table.apply(served, loaded)
+    missing = [name for name in served.names if name not in table.models()]
+    if missing:
+        raise IntegrityError("; ".join(message for (name, _), message in sorted(errors.items()) if name in missing))
+    return table
+
+
 def serve(config: ServeConfig) -> int:
-    """Build the model repository, load every model (hash-checked), then serve until SIGTERM/SIGINT."""
+    """Build the model repository, load every served version (hash-checked), then serve until SIGTERM/SIGINT,
+    polling the manifest for new and retired versions."""
     configure_logging(config.log_level)  # again once the server exists; this covers loading errors
     owned_repository = config.repository is None
     repository = Path(tempfile.mkdtemp(prefix="rosetta-models-")) if owned_repository else config.repository
     try:
         if config.site and not (config.site / INDEX_JSON).is_file():
             raise SiteNotBuilt(f"{config.site}: no {INDEX_JSON}; build it with `python -m web.site`")
-        served = load_served_models(config.artifacts)
-        paths = build_repository(served, repository)
-        models = [OnnxModel(m, paths[m.name], config) for m in served]
-        for model in models:
-            model.load()
+        table = load_table(config, repository)
     except (ManifestError, IntegrityError, SiteNotBuilt) as exc:
         print(f"rosetta serve: error: {exc}", file=sys.stderr)
         if owned_repository:
             clean_repository(repository)
         return 2
-    print(f"rosetta serve: {', '.join(f'{m.name} v{m.version}' for m in served)} from {repository}; "
-          f"REST http://{config.host}:{config.http_port} gRPC {config.host}:{config.grpc_port}", file=sys.stderr)
+    served = ", ".join(f"{name} v{','.join(map(str, m.versions))}" for name, m in sorted(table.models().items()))
+    print(f"rosetta serve: {served} from {repository}; REST http://{config.host}:{config.http_port} "
+          f"gRPC {config.host}:{config.grpc_port}; manifest polled every {config.poll_seconds:g} s", file=sys.stderr)
     try:
-        ServingModelServer(config, [m.name for m in served]).start(models)
+        ServingModelServer(config, table).start()
     finally:
         if owned_repository:
             clean_repository(repository)

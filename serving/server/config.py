@@ -28,6 +28,9 @@ class ServeConfig:
     max_request_rows: int = 1024  # rows in one request; more is a 400
     max_body_bytes: int = 32 << 20  # REST body and gRPC message limit; more is 413 / RESOURCE_EXHAUSTED
     intra_op_threads: int = 1
+    # Hot reload: re-read <artifacts>/manifest.json this often (TF Serving's --file_system_poll_wait_seconds
+    # defaults to 1 s); 0 serves what was loaded at start. A poll that finds nothing new costs one small read.
+    poll_seconds: float = 2.0
     log_level: str = "WARNING"
 
 
@@ -75,6 +78,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest REST body / gRPC message (default: %(default)s)")
     parser.add_argument("--intra-op-threads", type=_positive_int, default=d.intra_op_threads,
                         help="ONNX Runtime intra-op threads per model (default: %(default)s)")
+    parser.add_argument("--poll-seconds", type=_non_negative_float, default=d.poll_seconds,
+                        help="re-read the manifest this often to load new versions and retire old ones; "
+                             "0 disables hot reload (default: %(default)s)")
     parser.add_argument("--log-level", default=d.log_level,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default: %(default)s)")
 

@@ -1,10 +1,11 @@
-"""kserve's DataPlane with readiness over all models and versioned model lookup."""
+"""kserve's DataPlane with readiness over all models and version/label resolution."""
 from __future__ import annotations
 
 from kserve.model_repository import ModelRepository
 from kserve.protocol.dataplane import DataPlane
 
 from serving.runtime.model import PLATFORM, OnnxModel
+from serving.runtime.versions import VersionedModel
 
 
 class ServingDataPlane(DataPlane):
@@ -13,19 +14,24 @@ class ServingDataPlane(DataPlane):
         self.expected_models = list(expected_models)
 
     async def ready(self) -> bool:
-        """Ready only when every model of the manifest is registered and loaded (kserve's says always)."""
+        """Ready only when every model of the manifest is registered and loaded (kserve's says always).
+        Hot reload swaps versions inside a registered model, so it never makes this false."""
         models = self.model_registry.get_models()
         if not self.expected_models or any(name not in models for name in self.expected_models):
             return False
         return all([await models[name].healthy() for name in self.expected_models])
 
-    def served_model(self, name: str, version: str | None = None) -> OnnxModel:
-        """The model, or ModelNotFound / ModelVersionNotFound (HTTP 404, gRPC NOT_FOUND)."""
-        model = self.get_model_from_registry(name)
-        model.check_version(version)
-        return model
+    def versioned_model(self, name: str) -> VersionedModel:
+        return self.get_model_from_registry(name)
 
-    async def model_metadata(self, model_name: str) -> dict:
-        metadata = await super().model_metadata(model_name)
-        model = self.served_model(model_name)
-        return {**metadata, "versions": [str(model.version)], "platform": PLATFORM}
+    def served_model(self, name: str, version: str | None = None, label: str | None = None) -> OnnxModel:
+        """The version asked for (none: the latest served one), or ModelNotFound / ModelVersionNotFound /
+        ModelLabelNotFound (HTTP 404, gRPC NOT_FOUND) naming what is served."""
+        return self.versioned_model(name).resolve(version, label)
+
+    async def model_metadata(self, model_name: str, version: str | None = None, label: str | None = None) -> dict:
+        """KServe v2 metadata: every served version, and the inputs/outputs of the version asked for."""
+        front = self.versioned_model(model_name)
+        model = front.resolve(version, label)
+        return {"name": model_name, "versions": [str(v) for v in front.versions], "platform": PLATFORM,
+                "inputs": model.get_input_types(), "outputs": model.get_output_types()}

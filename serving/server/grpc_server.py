@@ -42,7 +42,7 @@ class VersionedServicer(InferenceServicer):
                             context: aio.ServicerContext) -> pb.ModelMetadataResponse:
         _named(request.name)
         self.dataplane.served_model(request.name, request.version)
-        metadata = await self.dataplane.model_metadata(request.name)
+        metadata = await self.dataplane.model_metadata(request.name, request.version)
         return pb.ModelMetadataResponse(name=metadata["name"], versions=metadata["versions"],
                                         platform=metadata["platform"], inputs=metadata["inputs"],
                                         outputs=metadata["outputs"])

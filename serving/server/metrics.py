@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 from grpc import aio
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 REQUESTS = Counter("rosetta_requests", "Requests by model, protocol and status (HTTP code or gRPC code name)",
                    ["model", "protocol", "status"])
@@ -20,6 +20,17 @@ LATENCY = Histogram("rosetta_request_latency_seconds", "Time from request receiv
                     buckets=(0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.0, 2.5))
 BATCH_SIZE = Histogram("rosetta_batch_size", "Rows per ONNX Runtime run", ["model"],
                        buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048))
+# Hot reload (serving/runtime/model_table.py). Version label values are the manifest's served versions.
+# With several server processes (prometheus multiprocess mode) the gauges report the live processes' minimum
+# versions (what every process serves) and latest reload; single-process, the mode is ignored.
+VERSIONS_LOADED = Gauge("rosetta_model_versions_loaded", "Versions of a model loaded and served", ["model"],
+                        multiprocess_mode="livemin")
+VERSION_EVENTS = Counter("rosetta_model_version_events", "Version loads, load failures and retirements",
+                         ["model", "event"])  # event: loaded | failed | retired
+MANIFEST_POLLS = Counter("rosetta_manifest_polls", "Manifest reads by the hot-reload poller",
+                         ["result"])  # result: unchanged | applied | error
+LAST_RELOAD = Gauge("rosetta_last_reload_timestamp_seconds", "When the served set last changed (Unix time)",
+                    multiprocess_mode="livemax")
 
 UNKNOWN = "_unknown"
 
@@ -29,6 +40,10 @@ class ModelLabels:
 
     def __init__(self, names: Iterable[str]) -> None:
         self.names = frozenset(names)
+
+    def add(self, name: str) -> None:
+        """A model that appeared in the manifest while serving (still a bounded set: the manifest's names)."""
+        self.names = self.names | {name}
 
     def __call__(self, name: str | None) -> str:
         if not name:

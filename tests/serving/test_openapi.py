@@ -12,7 +12,7 @@ from serving.tools.clients import JSON, TfRest, example_inputs
 from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 
 OPENAPI = Path(__file__).resolve().parents[2] / "serving" / "openapi.yaml"
-SAMPLE = {"model_name": CLASSIFIER.name, "model_version": "1", "version": "1"}
+SAMPLE = {"model_name": CLASSIFIER.name, "model_version": "1", "version": "1", "label": "stable"}
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +55,7 @@ def test_schemathesis_campaign_finds_no_server_error_or_undocumented_answer(serv
          "--workers", "2", "--request-timeout", "10", "--report-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=120, cwd=tmp_path)  # its caches (.hypothesis/) stay out of the repo
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-2000:]
-    assert "Tested: 17" in proc.stdout  # every documented operation was exercised
+    assert "Tested: 20" in proc.stdout  # every documented operation was exercised
     assert server.is_ready()
     for spec in (CLASSIFIER, MULTI_IO):
         r = httpx.post(f"{server.http_url}{TfRest.path(spec.name)}", content=TfRest.encode(example_inputs(spec, 2)),

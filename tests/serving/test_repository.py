@@ -13,6 +13,7 @@ from kserve.model_repository import ModelRepository
 from serving.runtime.manifest import ManifestError, load_served_models
 from serving.runtime.model import OnnxModel
 from serving.runtime.repository import IntegrityError, build_repository, model_path
+from serving.runtime.versions import VersionedModel
 from serving.server.config import ServeConfig
 from serving.server.dataplane import ServingDataPlane
 from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
@@ -44,8 +45,8 @@ def test_repository_layout_is_model_version_file(tiny_artifacts, tmp_path):
     served = load_served_models(tiny_artifacts)
     paths = build_repository(served, tmp_path / "repo")
     for m in served:
-        assert paths[m.name] == tmp_path / "repo" / m.name / str(m.version) / "model.onnx"
-        assert paths[m.name].read_bytes() == m.source.read_bytes()
+        assert paths[m.key] == tmp_path / "repo" / m.name / str(m.version) / "model.onnx"
+        assert paths[m.key].read_bytes() == m.source.read_bytes()
 
 
 def test_tampered_artifact_is_refused_naming_model_and_hashes(artifacts_copy, tmp_path):
@@ -57,7 +58,7 @@ def test_tampered_artifact_is_refused_naming_model_and_hashes(artifacts_copy, tm
 
 def test_file_swapped_in_repository_after_build_is_refused_at_load(tiny_artifacts, tmp_path):
     served = {m.name: m for m in load_served_models(tiny_artifacts)}
-    paths = build_repository(list(served.values()), tmp_path / "repo")
+    paths = {m.name: p for m, p in zip(served.values(), build_repository(list(served.values()), tmp_path / "repo").values())}
     shutil.copy(paths[CLASSIFIER.name], paths[MULTI_IO.name])  # a valid model, but not the one recorded
     with pytest.raises(IntegrityError, match=MULTI_IO.name):
         OnnxModel(served[MULTI_IO.name], paths[MULTI_IO.name], ServeConfig()).load()
@@ -75,7 +76,7 @@ def test_a_spec_the_file_does_not_match_is_refused_at_load(artifacts_copy, tmp_p
     served = {m.name: m for m in load_served_models(artifacts_copy)}
     paths = build_repository(list(served.values()), tmp_path / "repo")
     with pytest.raises(IntegrityError, match=message):
-        OnnxModel(served[MULTI_IO.name], paths[MULTI_IO.name], ServeConfig()).load()
+        OnnxModel(served[MULTI_IO.name], paths[served[MULTI_IO.name].key], ServeConfig()).load()
 
 
 def test_manifest_errors_are_one_clear_line(tmp_path, artifacts_copy):
@@ -86,7 +87,7 @@ def test_manifest_errors_are_one_clear_line(tmp_path, artifacts_copy):
     with pytest.raises(ManifestError, match="no onnx artifact with status ok"):
         load_served_models(tmp_path)
     (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": 1, "artifacts": []}))
-    with pytest.raises(ManifestError, match="schema_version 1, the server reads 2"):
+    with pytest.raises(ManifestError, match="schema_version 1, the server reads 2 or 3"):
         load_served_models(tmp_path)
     _edit_manifest(artifacts_copy, lambda m: m["artifacts"][0]["spec"]["inputs"][0].update(datatype="FP8"))
     with pytest.raises(ManifestError, match=r"artifacts\[0\]: .*unknown datatype 'FP8'"):
@@ -110,13 +111,15 @@ def test_ready_only_when_every_manifest_model_is_loaded(tiny_artifacts, tmp_path
     paths = build_repository(served, tmp_path / "repo")
     registry = ModelRepository()
     dataplane = ServingDataPlane(registry, [m.name for m in served])
-    models = [OnnxModel(m, paths[m.name], ServeConfig()) for m in served]
+    models = [OnnxModel(m, paths[m.key], ServeConfig()) for m in served]
     for model in models[:-1]:
         model.load()
-        registry.update(model)
+        registry.update(VersionedModel(model.name, {model.version: model}, {}))
     assert asyncio.run(dataplane.ready()) is False  # one model missing
-    registry.update(models[-1])
-    assert asyncio.run(dataplane.ready()) is False  # registered but not loaded
+    last = VersionedModel(models[-1].name, {}, {})
+    registry.update(last)
+    assert asyncio.run(dataplane.ready()) is False  # registered but no version loaded
     models[-1].load()
+    last.swap({models[-1].version: models[-1]}, {})
     assert asyncio.run(dataplane.ready()) is True
     assert model_path(tmp_path / "repo", served[0]).is_file()
