@@ -7,6 +7,8 @@ the served one), then hands over to kserve's V2Endpoints handler.
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.routing import APIRoute
+from starlette.routing import Route
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
@@ -18,6 +20,7 @@ from kserve.protocol.rest.v2_datamodels import (
 )
 from kserve.protocol.rest.v2_endpoints import V2Endpoints
 
+from serving.protocols.v2_json import PlainJsonInfer
 from serving.server.dataplane import ServingDataPlane
 
 
@@ -61,4 +64,8 @@ def register_versioned_v2_routes(app: FastAPI, dataplane: ServingDataPlane,
         router.add_api_route("", model_metadata, response_model=ModelMetadataResponse, methods=["GET"])
         router.add_api_route("/ready", model_ready, response_model=ModelReadyResponse, methods=["GET"])
         router.add_api_route("/infer", infer, response_model=None, methods=["POST"])
+        # The direct JSON decoder is matched first (registration order) and hands the rest to this route.
+        kserve_infer = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == prefix + "/infer")
+        app.router.routes.append(Route(kserve_infer.path, PlainJsonInfer(dataplane.served_model, kserve_infer.app),
+                                       methods=["POST"], include_in_schema=False))
         app.include_router(router)
