@@ -9,7 +9,7 @@ include k8s/k8s.mk
 include serving/tfserving/tfserving.mk
 include serving/onnx/image.mk
 
-.PHONY: help venv node export train site chromium cxx test test-fast bench serve bench-serve zoo clean
+.PHONY: help venv node export train site chromium cxx wrk test test-fast bench serve bench-serve zoo clean
 
 help:
 	@echo "make export   train both built-in models in every lane, export and validate every cell (creates .venv if missing)"
@@ -69,8 +69,14 @@ bench: venv node cxx
 serve: venv
 	$(BIN)/rosetta serve
 
-bench-serve: venv
-	$(BIN)/python -m serving.tools.bench
+# The serve benchmark's REST load generator (C, so the client does not eat the server's CPU).
+wrk:
+	command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
+
+# ~5 minutes (+1-2 the first time, installing MLServer into .venv-mlserver): see README "Serving benchmark".
+BENCH_MODEL ?= mnist-mlp-torch
+bench-serve: venv wrk
+	$(BIN)/python -m serving.tools.bench --model $(BENCH_MODEL)
 
 # Architectures nobody here wrote (zoo/), each through `rosetta export`, then the model x format coverage grid.
 zoo: venv node

@@ -24,6 +24,7 @@ from serving.server.metrics import ModelLabels
 from serving.runtime.model import OnnxModel
 from serving.runtime.repository import IntegrityError, build_repository, clean_repository
 from serving.server.rest_server import ServingRESTServer
+from serving.server.workers import run_workers
 
 GRACE_PERIOD_S = 5  # in-flight requests of this model take milliseconds; k8s allows 30 s in total
 
@@ -84,7 +85,10 @@ def configure_logging(level: str) -> None:
 
 
 def serve(config: ServeConfig) -> int:
-    """Build the model repository, load every model (hash-checked), then serve until SIGTERM/SIGINT."""
+    """Build the model repository, load every model (hash-checked), then serve until SIGTERM/SIGINT; with
+    several workers, each does that on the shared ports under a supervisor."""
+    if config.workers > 1:
+        return run_workers(config, serve)
     configure_logging(config.log_level)  # again once the server exists; this covers loading errors
     owned_repository = config.repository is None
     repository = Path(tempfile.mkdtemp(prefix="rosetta-models-")) if owned_repository else config.repository

@@ -29,6 +29,9 @@ class ServeConfig:
     max_body_bytes: int = 32 << 20  # REST body and gRPC message limit; more is 413 / RESOURCE_EXHAUSTED
     intra_op_threads: int = 1
     log_level: str = "WARNING"
+    # Server processes sharing the ports (serving/server/workers.py): one per core this process may run on.
+    workers: int = len(os.sched_getaffinity(0))
+    reuse_port: bool = False  # set by the supervisor for its workers, not a flag
 
 
 def _positive_int(text: str) -> int:
@@ -75,9 +78,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="largest REST body / gRPC message (default: %(default)s)")
     parser.add_argument("--intra-op-threads", type=_positive_int, default=d.intra_op_threads,
                         help="ONNX Runtime intra-op threads per model (default: %(default)s)")
+    parser.add_argument("--workers", type=_positive_int, default=d.workers,
+                        help="server processes sharing the ports, each loading every model "
+                             "(default: %(default)s, the cores available)")
     parser.add_argument("--log-level", default=d.log_level,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default: %(default)s)")
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
-    return ServeConfig(**{name: getattr(args, name) for name in ServeConfig.__dataclass_fields__})
+    return ServeConfig(**{name: getattr(args, name) for name in ServeConfig.__dataclass_fields__
+                          if hasattr(args, name)})

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRouter
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
-from kserve.protocol.rest.server import RESTServer, metrics_handler
+from kserve.protocol.rest.server import RESTServer
 from kserve.protocol.rest.v2_endpoints import register_v2_endpoints
 from starlette.exceptions import HTTPException
 
@@ -23,7 +23,8 @@ from serving.server.config import ServeConfig
 from serving.server.dataplane import ServingDataPlane
 from serving.protocols.errors import add_rest_error_handlers
 from serving.server.limits import BodySizeLimitMiddleware
-from serving.server.metrics import ModelLabels, RestMetricsMiddleware
+from serving.server.metrics import ModelLabels, RestMetricsMiddleware, metrics_handler
+from serving.server.workers import reuse_port_socket
 from serving.protocols.tfserving_rest import register_tfserving_routes
 from serving.protocols.v2_versions import register_versioned_v2_routes
 
@@ -43,6 +44,12 @@ class ServingRESTServer(RESTServer):
         self.config.access_log = False  # one log line per request costs more than a batch-1 inference
         self.serve_config = config
         self.labels = labels
+
+    async def start(self) -> None:
+        if not self.serve_config.reuse_port:
+            return await super().start()
+        self.create_application()  # what kserve's start does, then uvicorn on a socket the workers share
+        await self._server.serve(sockets=[reuse_port_socket(self.serve_config.host, self.serve_config.http_port)])
 
     def _add_middlewares(self, app: FastAPI) -> None:
         # kserve's TimingMiddleware (a log line per request) is replaced by the Prometheus middleware.
