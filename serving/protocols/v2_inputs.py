@@ -1,6 +1,6 @@
 """KServe v2 (REST and gRPC) request -> the model's named input arrays and the outputs to return, with a clear
 message for each mistake. The checks work on plain values (name, datatype, shape, data or raw bytes), so the
-kserve-decoded path and the direct decoders (v2_json, v2_grpc) share them and give the same errors."""
+kserve-decoded path and the direct decoders (v2_rest, v2_grpc) share them and give the same errors."""
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -20,7 +20,7 @@ from kserve.protocol.rest.v2_datamodels import (
 )
 from kserve.protocol.rest.v2_endpoints import V2Endpoints
 
-from serving.protocols.v2_json import PlainJsonInfer
+from serving.protocols.v2_rest import PlainInfer
 from serving.server.dataplane import ServingDataPlane
 
 
@@ -66,6 +66,6 @@ def register_versioned_v2_routes(app: FastAPI, dataplane: ServingDataPlane,
         router.add_api_route("/infer", infer, response_model=None, methods=["POST"])
         # The direct JSON decoder is matched first (registration order) and hands the rest to this route.
         kserve_infer = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == prefix + "/infer")
-        app.router.routes.append(Route(kserve_infer.path, PlainJsonInfer(dataplane.served_model, kserve_infer.app),
+        app.router.routes.append(Route(kserve_infer.path, PlainInfer(dataplane.served_model, kserve_infer.app),
                                        methods=["POST"], include_in_schema=False))
         app.include_router(router)
