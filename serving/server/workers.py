@@ -17,6 +17,7 @@ import signal
 import socket
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import wait
@@ -25,6 +26,7 @@ from serving.server.config import ServeConfig
 
 log = logging.getLogger(__name__)
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+STOP_GRACE_S = 10  # a worker drains in-flight requests within its 5 s grace period; k8s allows 30 s in all
 
 
 def reuse_port_socket(host: str, port: int) -> socket.socket:
@@ -50,11 +52,12 @@ def run_workers(config: ServeConfig, serve_one: Callable[[ServeConfig], int]) ->
     worker_config = replace(config, workers=1, reuse_port=True)
     procs = [context.Process(target=_worker, args=(serve_one, worker_config), name=f"rosetta-worker-{i}")
              for i in range(config.workers)]
-    stopping = False
+    stopping_since: float | None = None
 
     def stop(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
+        nonlocal stopping_since
+        if stopping_since is None:
+            stopping_since = time.monotonic()
         for p in procs:
             if p.is_alive():
                 os.kill(p.pid, signal.SIGTERM)
@@ -65,13 +68,20 @@ def run_workers(config: ServeConfig, serve_one: Callable[[ServeConfig], int]) ->
             p.start()
         first_exit: int | None = None
         while any(p.is_alive() for p in procs):
-            wait([p.sentinel for p in procs if p.is_alive()])
+            wait([p.sentinel for p in procs if p.is_alive()], timeout=1.0)
             for p in procs:
-                if p.exitcode is not None and first_exit is None and not stopping:
-                    first_exit = p.exitcode
+                if p.exitcode is not None and first_exit is None and stopping_since is None:
+                    first_exit = p.exitcode if p.exitcode >= 0 else 128 - p.exitcode  # killed: 128 + signal
                     print(f"rosetta serve: worker {p.name} exited with {p.exitcode}; stopping the others",
                           file=sys.stderr)
                     stop(signal.SIGTERM, None)
+            if stopping_since is not None:
+                # Again each second: a worker still starting up may have missed it (its server installs
+                # the handler that drains only once it serves); past the grace period, killed.
+                overdue = time.monotonic() - stopping_since > STOP_GRACE_S
+                for p in procs:
+                    if p.is_alive():
+                        os.kill(p.pid, signal.SIGKILL if overdue else signal.SIGTERM)
         for p in procs:
             p.join()
         return first_exit or 0

@@ -21,9 +21,11 @@ import asyncio
 import os
 import platform
 import tempfile
+import multiprocessing
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +45,7 @@ BATCHED = ("v2-grpc", "v2-rest-binary", "v2-rest", "tfserving-rest")
 CONCURRENCY = (1, 16, 64)
 BATCH = 500
 BATCH_CLIENTS = 4
+CLIENT_PROCESSES = 2
 MAX_REQUESTS = 200_000  # per Python-client measurement, on top of the time bound
 Send = Callable[[], Awaitable[None]]
 
@@ -100,8 +103,9 @@ class CpuMeter:
         self.client_pct = round(100 * (_cpu_seconds(self.client) - self.c0) / wall, 1)
 
 
-async def closed_loop(send: Send, concurrency: int, seconds: float, server_pid: int) -> dict:
-    """`concurrency` clients, each sending its next request when the previous answer arrives."""
+async def _latencies(send: Send, concurrency: int, seconds: float) -> tuple[list[float], int, float]:
+    """`concurrency` clients, each sending its next request when the previous answer arrives:
+    (latencies, errors, wall seconds)."""
     latencies: list[float] = []
     errors = 0
     deadline = time.perf_counter() + seconds
@@ -116,13 +120,60 @@ async def closed_loop(send: Send, concurrency: int, seconds: float, server_pid: 
             except Exception:  # counted, not raised: one failure must not end the measurement
                 errors += 1
 
-    with CpuMeter(server_pid) as cpu:
-        start = time.perf_counter()
-        await asyncio.gather(*(client() for _ in range(concurrency)))
-        wall = time.perf_counter() - start
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    return latencies, errors, time.perf_counter() - start
+
+
+def _summary(concurrency: int, latencies: list[float], errors: int, wall: float, cpu: CpuMeter, client: str) -> dict:
     return {"concurrency": concurrency, "requests": len(latencies), "errors": errors,
             "req_per_s": round(len(latencies) / wall, 1), **percentiles(latencies),
-            "server_cpu_pct": cpu.server_pct, "client_cpu_pct": cpu.client_pct, "client": "python"}
+            "server_cpu_pct": cpu.server_pct, "client_cpu_pct": cpu.client_pct, "client": client,
+            "server_cpu_us_per_request": cpu_us_per_request(cpu.server_pct, len(latencies) / wall)}
+
+
+def cpu_us_per_request(cpu_pct: float, req_per_s: float) -> float | None:
+    """Server CPU time per request: what a request costs, whatever else the shared machine was running."""
+    return round(cpu_pct / 100 / req_per_s * 1e6, 1) if req_per_s else None
+
+
+async def closed_loop(send: Send, concurrency: int, seconds: float, server_pid: int) -> dict:
+    """A closed-loop point from this process."""
+    with CpuMeter(server_pid) as cpu:
+        latencies, errors, wall = await _latencies(send, concurrency, seconds)
+    return _summary(concurrency, latencies, errors, wall, cpu, "python")
+
+
+def _grpc_client_process(target: str, request: bytes, concurrency: int, seconds: float
+                         ) -> tuple[list[float], int, float]:
+    """One client process's share of a gRPC point (its own channel)."""
+    from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
+
+    message = pb.ModelInferRequest.FromString(request)
+
+    async def run() -> tuple[list[float], int, float]:
+        rpc = V2Grpc(target)
+        try:
+            await rpc.infer(message)  # connect before the clock starts
+            return await _latencies(lambda: rpc.infer(message), concurrency, seconds)
+        finally:
+            await rpc.close()
+
+    return asyncio.run(run())
+
+
+def grpc_point(pool: ProcessPoolExecutor, target: str, request: bytes, concurrency: int, seconds: float,
+               server_pid: int) -> dict:
+    """A gRPC closed-loop point from CLIENT_PROCESSES processes: one Python grpc.aio client tops out below
+    what the server answers, so the connections are split between processes."""
+    procs = min(CLIENT_PROCESSES, concurrency)
+    shares = [concurrency // procs + (i < concurrency % procs) for i in range(procs)]
+    with CpuMeter(server_pid) as cpu:
+        futures = [pool.submit(_grpc_client_process, target, request, share, seconds) for share in shares]
+        parts = [f.result() for f in futures]
+    latencies = [x for part in parts for x in part[0]]
+    return _summary(concurrency, latencies, sum(p[1] for p in parts), max(p[2] for p in parts), cpu,
+                    f"python x{procs} processes")
 
 
 async def open_loop(send: Send, rate: float, seconds: float, server_pid: int) -> dict:
@@ -200,7 +251,8 @@ def rest_single_bodies(model: str, inputs: Tensors) -> dict[str, tuple[str, byte
 def with_cpu(pid: int, measure: Callable[[], dict]) -> dict:
     with CpuMeter(pid) as cpu:
         point = measure()
-    return {**point, "server_cpu_pct": cpu.server_pct}
+    return {**point, "server_cpu_pct": cpu.server_pct,
+            "server_cpu_us_per_request": cpu_us_per_request(cpu.server_pct, point["req_per_s"])}
 
 
 def sustained_rss(server: ServerProcess, path: str, body: bytes, seconds: float, every: float = 5.0) -> dict:
@@ -219,21 +271,17 @@ def sustained_rss(server: ServerProcess, path: str, body: bytes, seconds: float,
             "load": result}
 
 
-async def python_points(server: ServerProcess, model: str, inputs: Tensors, spec: ModelSpec, seconds: float) -> dict:
-    rest, rpc = RestClient(server.http_url, connections=max(CONCURRENCY)), V2Grpc(server.grpc_target)
-    single = senders(rest, rpc, model, _rows(inputs, 1))
+async def batched_points(server: ServerProcess, model: str, inputs: Tensors, spec: ModelSpec, seconds: float) -> dict:
+    """Requests of BATCH examples from BATCH_CLIENTS Python clients, every protocol."""
+    rest, rpc = RestClient(server.http_url, connections=BATCH_CLIENTS), V2Grpc(server.grpc_target)
     batched = senders(rest, rpc, model, _rows(inputs, BATCH), spec)
-    out: dict = {"grpc_single": [], "batched": {}}
+    out: dict = {}
     try:
-        await closed_loop(single["v2-grpc"], 8, 0.5, server.pid)  # warm-up: channel, code paths
-        for c in CONCURRENCY:
-            log(f"v2-grpc single, {c} clients")
-            out["grpc_single"].append(await closed_loop(single["v2-grpc"], c, seconds, server.pid))
         for protocol in BATCHED:
             log(f"{protocol} batched ({BATCH} examples per request, {BATCH_CLIENTS} clients)")
             point = await closed_loop(batched[protocol], BATCH_CLIENTS, seconds, server.pid)
             point["examples_per_s"] = round(point["req_per_s"] * BATCH, 1)
-            out["batched"][protocol] = point
+            out[protocol] = point
     finally:
         await rest.close()
         await rpc.close()
@@ -255,9 +303,15 @@ def bench_rosetta(artifacts: Path, model: ServedModel, inputs: Tensors, seconds:
                 log(f"{protocol} single, {c} connections (wrk)")
                 points.append(with_cpu(server.pid, lambda: wrk_point(server.http_url + path, body, c, seconds)))
             result["single"][protocol] = points
-        python = asyncio.run(python_points(server, model.name, inputs, model.spec, seconds))
-        result["single"]["v2-grpc"] = python["grpc_single"]
-        result["batched"] = python["batched"]
+        request = V2Grpc.encode(model.name, _rows(inputs, 1)).SerializeToString()
+        with ProcessPoolExecutor(CLIENT_PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
+            grpc_point(pool, server.grpc_target, request, CLIENT_PROCESSES * 4, 1, server.pid)  # warm-up
+            points = []
+            for c in CONCURRENCY:
+                log(f"v2-grpc single, {c} connections (Python grpc.aio clients)")
+                points.append(grpc_point(pool, server.grpc_target, request, c, seconds, server.pid))
+            result["single"]["v2-grpc"] = points
+        result["batched"] = asyncio.run(batched_points(server, model.name, inputs, model.spec, seconds))
         if rss_seconds > 0:
             log(f"sustained v2-rest run for {rss_seconds:.0f} s, RSS sampled")
             result["rss"] = sustained_rss(server, *bodies["v2-rest"], rss_seconds)
@@ -410,7 +464,7 @@ def print_table(report: dict) -> None:
     print(f"in-process ORT: {ceiling['single']['runs_per_s']:.0f} single-example runs/s, "
           f"{ceiling['batched']['examples_per_s']:.0f} examples/s at batch {BATCH}")
     print(f"{'server':<10}{'protocol':<16}{'conc':>5}{'req/s':>9}{'p50 ms':>9}{'p90 ms':>9}{'p99 ms':>9}"
-          f"{'errors':>7}{'srv cpu%':>9}  client")
+          f"{'errors':>7}{'srv cpu%':>9}{'cpu us/req':>11}  client")
     runs = [("rosetta", report["rosetta"]["single"])]
     if report.get("mlserver"):
         runs.append(("mlserver", report["mlserver"]["single"]))
@@ -418,8 +472,8 @@ def print_table(report: dict) -> None:
         for protocol, points in single.items():
             for p in points:
                 print(f"{server:<10}{protocol:<16}{p['concurrency']:>5}{p['req_per_s']:>9.0f}{p['p50_ms']:>9.2f}"
-                      f"{p['p90_ms']:>9.2f}{p['p99_ms']:>9.2f}{p['errors']:>7}{p['server_cpu_pct']:>9.0f}  "
-                      f"{p['client']}")
+                      f"{p['p90_ms']:>9.2f}{p['p99_ms']:>9.2f}{p['errors']:>7}{p['server_cpu_pct']:>9.0f}"
+                      f"{p.get('server_cpu_us_per_request') or 0:>11.0f}  {p['client']}")
     for protocol, b in report["rosetta"]["batched"].items():
         print(f"{'rosetta':<10}{protocol:<16}{'b' + str(BATCH):>5}{b['examples_per_s']:>9.0f} examples/s, "
               f"p99 {b['p99_ms']:.1f} ms, errors {b['errors']}")
