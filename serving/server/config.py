@@ -2,11 +2,26 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_ARTIFACTS = Path(os.environ.get("ROSETTA_ARTIFACTS", "artifacts"))
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a container's CPU
+    limit, which affinity does not show: a pod limited to 1 CPU on a 32-core node sees 32)."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
 
 
 @dataclass(frozen=True)
@@ -29,8 +44,8 @@ class ServeConfig:
     max_body_bytes: int = 32 << 20  # REST body and gRPC message limit; more is 413 / RESOURCE_EXHAUSTED
     intra_op_threads: int = 1
     log_level: str = "WARNING"
-    # Server processes sharing the ports (serving/server/workers.py): one per core this process may run on.
-    workers: int = len(os.sched_getaffinity(0))
+    # Server processes sharing the ports (serving/server/workers.py): one per core this process may use.
+    workers: int = available_cores()
     reuse_port: bool = False  # set by the supervisor for its workers, not a flag
 
 
@@ -80,7 +95,7 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         help="ONNX Runtime intra-op threads per model (default: %(default)s)")
     parser.add_argument("--workers", type=_positive_int, default=d.workers,
                         help="server processes sharing the ports, each loading every model "
-                             "(default: %(default)s, the cores available)")
+                             "(default: %(default)s, the cores available, capped by a container CPU limit)")
     parser.add_argument("--log-level", default=d.log_level,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default: %(default)s)")
 

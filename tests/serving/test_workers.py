@@ -8,7 +8,7 @@ import time
 import psutil
 import pytest
 
-from serving.server.config import ServeConfig, add_serve_arguments, config_from_args
+from serving.server.config import ServeConfig, add_serve_arguments, available_cores, config_from_args
 from serving.tools.process import ServerProcess
 
 
@@ -19,11 +19,21 @@ def _parse(*argv: str) -> ServeConfig:
 
 
 def test_workers_default_to_the_cores_available_and_must_be_positive():
-    assert _parse().workers == len(os.sched_getaffinity(0))
+    assert _parse().workers == available_cores()
     assert _parse("--workers", "3").workers == 3
     assert _parse().reuse_port is False  # only the supervisor sets it, for its workers
     with pytest.raises(SystemExit):
         _parse("--workers", "0")
+
+
+def test_cores_available_honour_a_container_cpu_limit(tmp_path):
+    cores = len(os.sched_getaffinity(0))
+    cpu_max = tmp_path / "cpu.max"
+    assert available_cores(tmp_path / "missing") == cores
+    for text, expected in (("max 100000", cores), ("50000 100000", 1), ("150000 100000", min(cores, 2)),
+                           ("10000000 100000", cores), ("garbage", cores)):
+        cpu_max.write_text(text + "\n")
+        assert available_cores(cpu_max) == expected, text
 
 
 def _workers(pid: int) -> list[psutil.Process]:
