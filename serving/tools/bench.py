@@ -404,8 +404,8 @@ def chart(report: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig = plt.figure(figsize=(17, 9.5))
-    grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.05])
+    fig = plt.figure(figsize=(17, 11))
+    grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.25])
     ax_rps, ax_p99, ax_img = (fig.add_subplot(grid[0, i]) for i in range(3))
     series = [(f"rosetta {p}", report["rosetta"]["single"][p], f"C{i}") for i, p in enumerate(PROTOCOLS)]
     if report.get("mlserver"):
@@ -442,13 +442,22 @@ def chart(report: dict, path: Path) -> None:
     ax_table.axis("off")
     rows = [[t["target"], f"{t['measured']:,.1f} {t['unit']}", f"{t['threshold']:,.1f}",
              "pass" if t["passed"] else f"short: {t['shortfall']}"] for t in report["targets"]]
-    table = ax_table.table(cellText=rows, colLabels=["target", "measured", "threshold", "result"], loc="upper center",
-                           colWidths=[0.42, 0.18, 0.12, 0.16])
+    ceiling, fractions = report["in_process_ort"], report.get("fraction_of_in_process_ceiling", {})
+    info = [["in-process ORT ceiling, single example", f"{ceiling['single']['runs_per_s']:,.0f} runs/s", "", "info"],
+            [f"in-process ORT ceiling, batch {BATCH}", f"{ceiling['batched']['examples_per_s']:,.0f} examples/s", "",
+             "info"]]
+    info += [[f"server / ceiling: {p} single c=16", f"{f:.1%}", "", "info"]
+             for p, f in fractions.get("single_c16", {}).items()]
+    info += [[f"server / ceiling: {p} batched", f"{f:.1%}", "", "info"] for p, f in fractions.get("batched", {}).items()]
+    table = ax_table.table(cellText=rows + info, colLabels=["target", "measured", "threshold", "result"],
+                           loc="upper center", colWidths=[0.42, 0.18, 0.12, 0.16], cellLoc="left")
     table.auto_set_font_size(False)
-    table.set_fontsize(8)
+    table.set_fontsize(7.5)
     for (row, _), cell in table.get_celld().items():
-        if row > 0:
+        if 0 < row <= len(rows):
             cell.set_facecolor("#e3f4e3" if report["targets"][row - 1]["passed"] else "#f8e0e0")
+        elif row > len(rows):
+            cell.set_facecolor("#f0f0f0")
     load = report["machine"]
     fig.suptitle(f"{report['model']}: rosetta ORT server ({report['rosetta']['processes']} processes) vs MLServer "
                  f"{report.get('mlserver', {}).get('version', '(not run)')} on {load['cpus']} shared cores; "
@@ -480,6 +489,8 @@ def print_table(report: dict) -> None:
     rss = report["rosetta"].get("rss")
     if rss:
         print(f"RSS over {rss['seconds']:.0f} s: {rss['samples_mb']} -> growth {rss['growth_mb']} MB")
+    for kind, values in report.get("fraction_of_in_process_ceiling", {}).items():
+        print(f"fraction of the in-process ceiling ({kind}): " + ", ".join(f"{p} {f:.1%}" for p, f in values.items()))
     print("targets:")
     for t in report["targets"]:
         print(f"  {'PASS' if t['passed'] else 'SHORT':<6}{t['target']:<52}{t['measured']:>12,.1f} {t['unit']}"
