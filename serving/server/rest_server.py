@@ -57,8 +57,10 @@ class ServingRESTServer(RESTServer):
         app.add_middleware(RestMetricsMiddleware, labels=self.labels)  # outermost: counts 413s too
 
     def _register_endpoints(self, app: FastAPI) -> None:
-        register_versioned_v2_routes(app, self.dataplane, self.model_repository_extension)
+        # TF Serving's routes first: FastAPI matches an included router's routes one by one, so every TF Serving
+        # request behind the v2 routers paid ~50 us to be turned away by each (profiled under wrk).
         register_tfserving_routes(app, self.dataplane)
+        register_versioned_v2_routes(app, self.dataplane, self.model_repository_extension)
         root = APIRouter(include_in_schema=False)
         root.add_api_route("/metrics", metrics_handler, methods=["GET"])
         # Shadows kserve's load/unload routes: loading is the deployment's job, and unauthenticated it
