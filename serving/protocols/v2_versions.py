@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.routing import APIRoute
-from starlette.routing import Route
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
@@ -19,6 +18,7 @@ from kserve.protocol.rest.v2_datamodels import (
     ModelReadyResponse,
 )
 from kserve.protocol.rest.v2_endpoints import V2Endpoints
+from starlette.routing import Route
 
 from serving.protocols.v2_rest import PlainInfer
 from serving.server.dataplane import ServingDataPlane

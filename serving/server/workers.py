@@ -9,7 +9,6 @@ multiprocess mode, so /metrics, whichever worker answers it, counts every worker
 """
 from __future__ import annotations
 
-import logging
 import multiprocessing
 import os
 import shutil
@@ -24,7 +23,6 @@ from multiprocessing.connection import wait
 
 from serving.server.config import ServeConfig
 
-log = logging.getLogger(__name__)
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STOP_GRACE_S = 10  # a worker drains in-flight requests within its 5 s grace period; k8s allows 30 s in all
 

@@ -236,7 +236,8 @@ def senders(rest: RestClient, rpc: V2Grpc, model: str, inputs: Tensors, spec: Mo
     async def grpc_call() -> None:
         await rpc.infer(grpc_req)
 
-    out = {"tfserving-rest": post(TfRest.path(model), tf_body, JSON), "v2-rest": post(V2Rest.path(model), v2_body, JSON),
+    out = {"tfserving-rest": post(TfRest.path(model), tf_body, JSON),
+           "v2-rest": post(V2Rest.path(model), v2_body, JSON),
            "v2-grpc": grpc_call}
     if spec is not None:
         out["v2-rest-binary"] = post(V2Rest.path(model), *v2_binary_request(inputs, spec))
@@ -448,7 +449,8 @@ def chart(report: dict, path: Path) -> None:
              "info"]]
     info += [[f"server / ceiling: {p} single c=16", f"{f:.1%}", "", "info"]
              for p, f in fractions.get("single_c16", {}).items()]
-    info += [[f"server / ceiling: {p} batched", f"{f:.1%}", "", "info"] for p, f in fractions.get("batched", {}).items()]
+    info += [[f"server / ceiling: {p} batched", f"{f:.1%}", "", "info"]
+             for p, f in fractions.get("batched", {}).items()]
     table = ax_table.table(cellText=rows + info, colLabels=["target", "measured", "threshold", "result"],
                            loc="upper center", colWidths=[0.42, 0.18, 0.12, 0.16], cellLoc="left")
     table.auto_set_font_size(False)
