@@ -17,7 +17,7 @@ help:
 	@echo "make zoo      public architectures (random weights) through rosetta export: artifacts/zoo/coverage.md"
 	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
 	@echo "make serve    the ONNX Runtime server (v2 REST/gRPC + TF Serving REST) on 127.0.0.1:8080/8081"
-	@echo "make bench-serve  load benchmark of that server (loopback, bounded)"
+	@echo "make bench-serve  load benchmark of that server beside MLServer, against issue 11's targets (loopback, wrk, ~3-5 min)"
 	@echo "make deploy ENV=dev|prod  kubectl apply -k k8s/overlays/ENV; make k8s-check renders and lints them"
 
 # One step installs everything: the pinned stack, then the converters whose metadata pins packages that
