@@ -73,7 +73,7 @@ serve: venv
 wrk:
 	command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
 
-# ~3 minutes (+1-2 the first time, installing MLServer into .venv-mlserver): see README "Serving benchmark".
+# ~3 minutes (+1-2 the first time, installing MLServer into .venv-mlserver): see serving/README.md, "Load benchmark".
 BENCH_MODEL ?= mnist-mlp-torch
 bench-serve: venv wrk
 	$(BIN)/python -m serving.tools.bench --model $(BENCH_MODEL)
