@@ -9,7 +9,7 @@ include k8s/k8s.mk
 include serving/tfserving/tfserving.mk
 include serving/onnx/image.mk
 
-.PHONY: help venv node export train site chromium cxx test test-fast bench serve bench-serve zoo clean
+.PHONY: help venv node export train site chromium cxx wrk test test-fast bench serve bench-serve zoo clean
 
 help:
 	@echo "make export   train both built-in models in every lane, export and validate every cell (creates .venv if missing)"
@@ -17,7 +17,7 @@ help:
 	@echo "make zoo      public architectures (random weights) through rosetta export: artifacts/zoo/coverage.md"
 	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
 	@echo "make serve    the ONNX Runtime server (v2 REST/gRPC + TF Serving REST) on 127.0.0.1:8080/8081"
-	@echo "make bench-serve  load benchmark of that server (loopback, bounded)"
+	@echo "make bench-serve  load benchmark of that server beside MLServer, against issue 11's targets (loopback, wrk, ~3 min)"
 	@echo "make deploy ENV=dev|prod  kubectl apply -k k8s/overlays/ENV; make k8s-check renders and lints them"
 
 # One step installs everything: the pinned stack, then the converters whose metadata pins packages that
@@ -69,8 +69,14 @@ bench: venv node cxx
 serve: venv
 	$(BIN)/rosetta serve
 
-bench-serve: venv
-	$(BIN)/python -m serving.tools.bench
+# The serve benchmark's REST load generator (C, so the client does not eat the server's CPU).
+wrk:
+	command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
+
+# ~3 minutes (+1-2 the first time, installing MLServer into .venv-mlserver): see serving/README.md, "Load benchmark".
+BENCH_MODEL ?= mnist-mlp-torch
+bench-serve: venv wrk
+	$(BIN)/python -m serving.tools.bench --model $(BENCH_MODEL)
 
 # Architectures nobody here wrote (zoo/), each through `rosetta export`, then the model x format coverage grid.
 zoo: venv node

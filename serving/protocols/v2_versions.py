@@ -8,6 +8,7 @@ version in the decoded request so the model's VersionedModel runs that version.
 from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi.routing import APIRoute
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferRequest
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
@@ -18,7 +19,9 @@ from kserve.protocol.rest.v2_datamodels import (
     ModelReadyResponse,
 )
 from kserve.protocol.rest.v2_endpoints import V2Endpoints
+from starlette.routing import Route
 
+from serving.protocols.v2_rest import PlainInfer
 from serving.server.dataplane import ServingDataPlane
 
 
@@ -62,4 +65,8 @@ def register_versioned_v2_routes(app: FastAPI, dataplane: ServingDataPlane,
         router.add_api_route("", model_metadata, response_model=ModelMetadataResponse, methods=["GET"])
         router.add_api_route("/ready", model_ready, response_model=ModelReadyResponse, methods=["GET"])
         router.add_api_route("/infer", infer, response_model=None, methods=["POST"])
+        # The direct JSON decoder is matched first (registration order) and hands the rest to this route.
+        kserve_infer = next(r for r in router.routes if isinstance(r, APIRoute) and r.path == prefix + "/infer")
+        app.router.routes.append(Route(kserve_infer.path, PlainInfer(dataplane.served_model, kserve_infer.app),
+                                       methods=["POST"], include_in_schema=False))
         app.include_router(router)

@@ -26,6 +26,7 @@ from serving.runtime.reloader import Reloader
 from serving.server.metrics import ModelLabels
 from serving.runtime.repository import IntegrityError, clean_repository
 from serving.server.rest_server import ServingRESTServer
+from serving.server.workers import run_workers
 
 GRACE_PERIOD_S = 5  # in-flight requests of this model take milliseconds; k8s allows 30 s in total
 
@@ -109,7 +110,10 @@ def load_table(config: ServeConfig, repository: Path) -> ModelTable:
 
 def serve(config: ServeConfig) -> int:
     """Build the model repository, load every served version (hash-checked), then serve until SIGTERM/SIGINT,
-    polling the manifest for new and retired versions."""
+    polling the manifest for new and retired versions; with several workers, each does that on the shared ports
+    under a supervisor."""
+    if config.workers > 1:
+        return run_workers(config, serve)
     configure_logging(config.log_level)  # again once the server exists; this covers loading errors
     owned_repository = config.repository is None
     repository = Path(tempfile.mkdtemp(prefix="rosetta-models-")) if owned_repository else config.repository

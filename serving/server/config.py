@@ -2,11 +2,26 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_ARTIFACTS = Path(os.environ.get("ROSETTA_ARTIFACTS", "artifacts"))
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 CPU quota (a container's CPU
+    limit, which affinity does not show: a pod limited to 1 CPU on a 32-core node sees 32)."""
+    cores = len(os.sched_getaffinity(0))
+    try:
+        quota, period = cpu_max.read_text().split()[:2]
+    except (OSError, ValueError):
+        return cores
+    if quota == "max":
+        return cores
+    return max(1, min(cores, math.ceil(int(quota) / int(period))))
 
 
 @dataclass(frozen=True)
@@ -32,6 +47,9 @@ class ServeConfig:
     # defaults to 1 s); 0 serves what was loaded at start. A poll that finds nothing new costs one small read.
     poll_seconds: float = 2.0
     log_level: str = "WARNING"
+    # Server processes sharing the ports (serving/server/workers.py): one per core this process may use.
+    workers: int = available_cores()
+    reuse_port: bool = False  # set by the supervisor for its workers, not a flag
 
 
 def _positive_int(text: str) -> int:
@@ -81,9 +99,13 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--poll-seconds", type=_non_negative_float, default=d.poll_seconds,
                         help="re-read the manifest this often to load new versions and retire old ones; "
                              "0 disables hot reload (default: %(default)s)")
+    parser.add_argument("--workers", type=_positive_int, default=d.workers,
+                        help="server processes sharing the ports, each loading every model "
+                             "(default: %(default)s, the cores available, capped by a container CPU limit)")
     parser.add_argument("--log-level", default=d.log_level,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default: %(default)s)")
 
 
 def config_from_args(args: argparse.Namespace) -> ServeConfig:
-    return ServeConfig(**{name: getattr(args, name) for name in ServeConfig.__dataclass_fields__})
+    return ServeConfig(**{name: getattr(args, name) for name in ServeConfig.__dataclass_fields__
+                          if hasattr(args, name)})

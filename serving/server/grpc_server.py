@@ -20,6 +20,7 @@ from serving.server.config import ServeConfig
 from serving.server.dataplane import ServingDataPlane
 from serving.protocols.errors import QuietExceptionToStatus
 from serving.protocols.grpc_decoding import MalformedMessageInterceptor
+from serving.protocols.v2_grpc import infer_plain, is_plain
 from serving.server.metrics import GrpcMetricsInterceptor, ModelLabels
 
 
@@ -49,7 +50,9 @@ class VersionedServicer(InferenceServicer):
 
     async def ModelInfer(self, request: pb.ModelInferRequest, context: aio.ServicerContext) -> pb.ModelInferResponse:
         _named(request.model_name)
-        self.dataplane.served_model(request.model_name, request.model_version)
+        model = self.dataplane.served_model(request.model_name, request.model_version)
+        if is_plain(request):
+            return await infer_plain(model, request)
         return await super().ModelInfer(request, context)
 
     # Same reason as the REST side: no unauthenticated load/unload.

@@ -5,13 +5,17 @@ path or request field, so a client sending random model names cannot grow the se
 """
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import grpc
 from grpc import aio
-from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, exposition
+from prometheus_client.multiprocess import MultiProcessCollector
+from starlette.requests import Request
+from starlette.responses import Response
 
 REQUESTS = Counter("rosetta_requests", "Requests by model, protocol and status (HTTP code or gRPC code name)",
                    ["model", "protocol", "status"])
@@ -33,6 +37,16 @@ LAST_RELOAD = Gauge("rosetta_last_reload_timestamp_seconds", "When the served se
                     multiprocess_mode="livemax")
 
 UNKNOWN = "_unknown"
+
+
+async def metrics_handler(request: Request) -> Response:
+    """GET /metrics: this process's registry, or every worker's when they share a multiprocess directory."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+    encoder, content_type = exposition.choose_encoder(request.headers.get("accept"))
+    return Response(content=encoder(registry), headers={"content-type": content_type})
 
 
 class ModelLabels:

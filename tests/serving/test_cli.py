@@ -34,7 +34,9 @@ def test_missing_manifest_is_exit_2_with_the_path(tmp_path):
 def test_rosetta_serve_binds_loopback_and_exits_0_on_sigterm(tiny_artifacts, tmp_path):
     server = ServerProcess(tiny_artifacts, entry=("-m", "rosetta.cli", "serve"), log_path=tmp_path / "log")
     with server:
-        listening = {c.laddr for c in psutil.Process(server.pid).connections("inet") if c.status == "LISTEN"}
+        root = psutil.Process(server.pid)  # the supervisor's workers hold the sockets (--workers, default: cores)
+        listening = {c.laddr for p in (root, *root.children(recursive=True)) for c in p.connections("inet")
+                     if c.status == "LISTEN"}
         assert {(ip.removeprefix("::ffff:"), port) for ip, port in listening} == {
             ("127.0.0.1", server.http_port), ("127.0.0.1", server.grpc_port)}
     assert server.proc.returncode == 0, server.log_tail()
