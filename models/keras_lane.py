@@ -1,4 +1,5 @@
-"""Keras 3 lane (TensorFlow backend): the built-in architectures as Keras models (NHWC), compile -> fit."""
+"""Keras 3 lanes: the built-in architectures as Keras models (NHWC), compile -> fit, on whichever backend this
+process's Keras runs: `keras` (TensorFlow), `keras-jax`, `keras-torch` (models.lane sets KERAS_BACKEND first)."""
 from __future__ import annotations
 
 import os
@@ -18,7 +19,14 @@ from rosetta import contract  # noqa: E402
 from rosetta.atomic import atomic_file  # noqa: E402
 
 CHECKPOINT = "model.keras"
-DISTRIBUTIONS = ("keras", "tensorflow-cpu")
+BACKEND = keras.backend.backend()
+DISTRIBUTIONS = ("keras", *{"tensorflow": ("tensorflow-cpu",), "jax": ("jax", "jaxlib"),
+                            "torch": ("torch",)}[BACKEND])
+# Several steps per compiled call, XLA-compiled: per-step dispatch, not math, dominates at this size. The torch
+# backend runs one step per call (Keras refuses more) and eagerly: jit_compile there means torch.compile.
+_COMPILE = {"tensorflow": {"steps_per_execution": 500, "jit_compile": True},
+            "jax": {"steps_per_execution": 500, "jit_compile": True},
+            "torch": {"steps_per_execution": 1, "jit_compile": False}}[BACKEND]
 
 Model = keras.Model
 _KERAS_NAMES = {arch.MLP: "mnist_mlp", arch.CNN: "mnist_cnn"}  # Keras model names: identifiers
@@ -86,9 +94,8 @@ def train(model: keras.Model, images: np.ndarray, labels: np.ndarray, config: Tr
           on_epoch: EpochCallback | None = None) -> tuple[keras.Model, History]:
     keras.utils.set_random_seed(config.seed)
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps(len(labels), config))
-    # Several steps per tf.function call and XLA: per-step dispatch, not math, dominates at this size.
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=500, jit_compile=True)
+                  metrics=["accuracy"], **_COMPILE)
     history = History()
     model.fit(images, labels, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
               verbose=0, callbacks=[_EpochReporter(history, on_epoch)])
