@@ -128,8 +128,12 @@ def _keras_lane() -> str:
 # --- running --------------------------------------------------------------------------------------------------
 def _call(lane: str, model: Any, args: list[np.ndarray]) -> Any:
     """The model on positional inputs: one array, a sequence or a mapping of arrays (numpy)."""
+    to_numpy = np.asarray
     if lane == "keras":
+        import keras
+
         out = model(args if len(args) > 1 else args[0], training=False)
+        to_numpy = keras.ops.convert_to_numpy  # any backend's tensors (torch ones may require grad)
     elif lane == "torch":
         import torch
 
@@ -139,8 +143,8 @@ def _call(lane: str, model: Any, args: list[np.ndarray]) -> Any:
     else:
         out = model(*args)
     if isinstance(out, Mapping):
-        return {k: np.asarray(v) for k, v in out.items()}
-    return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
+        return {k: to_numpy(v) for k, v in out.items()}
+    return [to_numpy(o) for o in out] if isinstance(out, (list, tuple)) else to_numpy(out)
 
 
 def torch_module(model: Any) -> Any:

@@ -81,9 +81,10 @@ def own_backend(model_dir: Path, work: Path) -> list[dict]:
     backend, rows = keras.backend.backend(), []
 
     def onnx():
+        import onnx as onnx_lib
         path = work / f"own-{backend}.onnx"
         seconds = _timed(lambda: model.export(str(path), format="onnx", verbose=False))
-        return _diff(_ort(path, images), ref), seconds, None
+        return _diff(_ort(path, images), ref), seconds, f"onnx nodes: {len(onnx_lib.load(str(path)).graph.node)}"
     _row(rows, f"{backend}: keras export onnx", onnx)
     if backend == "jax":
         def saved_model():
@@ -128,7 +129,7 @@ def own_backend(model_dir: Path, work: Path) -> list[dict]:
              pt2(lambda p: model.export(str(p), format="torch", verbose=False, dynamic_shapes=batch)))
         _row(rows, "torch: torch.export.export(model) (.pt2), dynamic batch",
              pt2(lambda p: torch.export.save(torch.export.export(model.eval(), (torch.from_numpy(images[:2]),),
-                                                                 dynamic_shapes=(batch,)), str(p))))
+                                                                 dynamic_shapes=((batch,),)), str(p))))
     return rows
 
 
