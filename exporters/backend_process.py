@@ -24,7 +24,6 @@ from rosetta import keras_backends
 from rosetta.spec import ModelSpec
 
 TIMEOUT_S = 1800
-STDERR_TAIL = 1500  # characters of the child's stderr kept in the error: the converter's own message is last
 
 
 def run_converter(backend: str, converter: str, keras_file: Path, dst: Path, ctx: ExportContext) -> None:
@@ -39,9 +38,10 @@ def run_converter(backend: str, converter: str, keras_file: Path, dst: Path, ctx
         done = subprocess.run([sys.executable, "-m", "exporters.backend_process", str(job)], capture_output=True,
                               text=True, env=keras_backends.child_env(backend), timeout=TIMEOUT_S)
     if done.returncode != 0:
-        sys.stderr.write(done.stderr)
+        sys.stderr.write(done.stderr)  # the whole traceback to the log; the cell's error is its last line
+        lines = done.stderr.strip().splitlines()
         raise RuntimeError(f"{converter} on the Keras {backend} backend (child process) exited "
-                           f"{done.returncode}: {done.stderr.strip()[-STDERR_TAIL:]}")
+                           f"{done.returncode}: {lines[-1] if lines else 'no output'}")
 
 
 def _child(job_path: Path) -> None:
