@@ -43,7 +43,8 @@ class Source:
     def predict(self, spec: ModelSpec, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The source's outputs on named inputs, in bounded chunks, as {spec output name: array}."""
         n = batch_size(inputs)
-        parts = [name_outputs(spec, _call(framework(self.lane), self.model, [np.ascontiguousarray(inputs[k][i:i + CHUNK])
+        run = framework(self.lane)
+        parts = [name_outputs(spec, _call(run, self.model, [np.ascontiguousarray(inputs[k][i:i + CHUNK])
                                                             for k in spec.input_names]))
                  for i in range(0, n, CHUNK)]
         return {name: np.concatenate([p[name] for p in parts]) for name in spec.output_names}

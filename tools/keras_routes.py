@@ -158,7 +158,8 @@ def tensorflow_backend(model_dir: Path, work: Path, source_backend: str) -> list
          via("reload", tf_edges.keras_to_savedmodel, model_dir / CHECKPOINT))
     onnx = work / f"own-{source_backend}.onnx"
     if onnx.is_file():
-        _row(rows, f"{source_backend}: keras ONNX -> onnx2tf -> TFLite", via("onnx2tf", tf_edges.onnx_to_savedmodel, onnx))
+        _row(rows, f"{source_backend}: keras ONNX -> onnx2tf -> TFLite",
+             via("onnx2tf", tf_edges.onnx_to_savedmodel, onnx))
     return rows
 
 

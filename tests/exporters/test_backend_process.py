@@ -14,7 +14,8 @@ SPEC = ModelSpec("tiny", (TensorSpec("x", "FP32", (-1, 3)),), (TensorSpec("y", "
 def test_child_failure_carries_the_childs_error(tmp_path):
     rows = {"x": np.zeros((2, 3), np.float32)}
     ctx = ExportContext(Source("keras-jax", None, "memory"), SPEC, rows, rows)
-    with pytest.raises(RuntimeError, match=r"tensorflow backend \(child process\) exited 1: .*missing\.keras: no such file"):
+    expected = r"tensorflow backend \(child process\) exited 1: .*missing\.keras: no such file"
+    with pytest.raises(RuntimeError, match=expected):
         run_converter("tensorflow", "tf_edges:keras_to_savedmodel", tmp_path / "missing.keras", tmp_path / "out", ctx)
     assert not (tmp_path / "out").exists()
 
