@@ -41,6 +41,10 @@ NODES = {n.id: n for n in [
     Node("keras", None, "model.keras"),
     Node("torch", None, "model.pt"),
     Node("jax", None, "params.msgpack"),
+    # Keras on its JAX and PyTorch backends: the same `.keras` file; the backend (fixed per process) decides
+    # which converters can run the loaded model (exporters/keras_edges.py).
+    Node("keras-jax", None, "model.keras"),
+    Node("keras-torch", None, "model.keras"),
     Node("savedmodel", "savedmodel", ""),  # the format dir IS the SavedModel (TF Serving staging copies it)
     # jax2tf native serialization: a SavedModel holding one XlaCallModule op (the function's StableHLO). It is
     # its own format: TF Serving runs it only with --xla_cpu_compilation_enabled and a TF new enough for its
@@ -58,6 +62,8 @@ NODES = {n.id: n for n in [
 
 EDGES: list[Edge] = [
     Edge("keras", "savedmodel", "tf_edges:keras_to_savedmodel", ("keras", "tensorflow")),
+    Edge("keras-jax", "savedmodel", "keras_edges:savedmodel_on_tensorflow", ("keras", "tensorflow")),
+    Edge("keras-torch", "savedmodel", "keras_edges:savedmodel_on_tensorflow", ("keras", "tensorflow")),
     Edge("jax", "savedmodel-xla", "tf_edges:jax_to_savedmodel", ("jax", "tensorflow")),
     Edge("onnx", "savedmodel", "tf_edges:onnx_to_savedmodel", ("onnx2tf", "tensorflow")),
     Edge("savedmodel", "tflite-fp32", "tf_edges:savedmodel_to_tflite_fp32", ("tensorflow",)),
@@ -68,6 +74,7 @@ EDGES: list[Edge] = [
     Edge("jax", "onnx", "onnx_edges:jax_to_onnx", ("jax2onnx", "onnx")),
     Edge("torch", "torchscript", "torch_edges:torch_to_torchscript", ("torch",)),
     Edge("torch", "pt2", "torch_edges:torch_to_pt2", ("torch",)),
+    Edge("keras-torch", "pt2", "keras_edges:keras_torch_to_pt2", ("keras", "torch")),
 ]
 
 assert set(FORMATS) == {n.format for n in NODES.values() if n.format} == set(RUNTIMES)

@@ -1,4 +1,5 @@
-"""Keras 3 lane (TensorFlow backend): the built-in architectures as Keras models (NHWC), compile -> fit."""
+"""Keras 3 lanes: the built-in architectures as Keras models (NHWC), compile -> fit, on whichever backend this
+process's Keras runs: `keras` (TensorFlow), `keras-jax`, `keras-torch` (models.lane sets KERAS_BACKEND first)."""
 from __future__ import annotations
 
 import os
@@ -18,7 +19,14 @@ from rosetta import contract  # noqa: E402
 from rosetta.atomic import atomic_file  # noqa: E402
 
 CHECKPOINT = "model.keras"
-DISTRIBUTIONS = ("keras", "tensorflow-cpu")
+BACKEND = keras.backend.backend()
+DISTRIBUTIONS = ("keras", *{"tensorflow": ("tensorflow-cpu",), "jax": ("jax", "jaxlib"),
+                            "torch": ("torch",)}[BACKEND])
+# Several steps per compiled call, XLA-compiled: per-step dispatch, not math, dominates at this size. The torch
+# backend runs one step per call (Keras refuses more) and eagerly: jit_compile there means torch.compile.
+_COMPILE = {"tensorflow": {"steps_per_execution": 500, "jit_compile": True},
+            "jax": {"steps_per_execution": 500, "jit_compile": True},
+            "torch": {"steps_per_execution": 1, "jit_compile": False}}[BACKEND]
 
 Model = keras.Model
 _KERAS_NAMES = {arch.MLP: "mnist_mlp", arch.CNN: "mnist_cnn"}  # Keras model names: identifiers
@@ -82,15 +90,14 @@ class _EpochReporter(keras.callbacks.Callback):
             self.on_epoch(stats)
 
 
-def compile_for_training(model: keras.Model, config: TrainConfig, examples: int, jit_compile: bool = True,
-                         steps_per_execution: int = 500) -> None:
+def compile_for_training(model: keras.Model, config: TrainConfig, examples: int, **compile_options: object) -> None:
     """The lane's loss, Adam and cosine schedule over the whole run, on one device or under a tf.distribute
-    strategy's scope. Seeds Keras first, as every run of the lane does."""
+    strategy's scope (which overrides the backend's `_COMPILE` options). Seeds Keras first, as every run of the
+    lane does."""
     keras.utils.set_random_seed(config.seed)
     schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps(examples, config))
-    # Several steps per tf.function call and XLA: per-step dispatch, not math, dominates at this size.
     model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
-                  metrics=["accuracy"], steps_per_execution=steps_per_execution, jit_compile=jit_compile)
+                  metrics=["accuracy"], **{**_COMPILE, **compile_options})
 
 
 def fit(model: keras.Model, images: np.ndarray, labels: np.ndarray, config: TrainConfig,

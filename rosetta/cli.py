@@ -50,16 +50,35 @@ def _lanes(choice: str) -> list[str]:
     return list(contract.LANES) if choice == "all" else [choice]
 
 
-def cmd_train(args: argparse.Namespace) -> int:
-    from rosetta.training import train_lane
+def _in_child(args: argparse.Namespace, name: str, command: list[str]) -> int:
+    """Run `command` for lane `name` in a child `rosetta` process whose Keras runs the lane's backend: Keras reads
+    KERAS_BACKEND once per process, and this one's Keras already runs another backend."""
+    from models import keras_backend
+    from rosetta.keras_backends import child_env
 
+    backend = keras_backend(name)
+    console.print(f"[bold]{name}[/]: in a child process with KERAS_BACKEND={backend}")
+    out = getattr(args, "artifacts", None) or args.out
+    argv = [sys.executable, "-m", "rosetta.cli", "--data-dir", str(args.data_dir), "--out", str(out),
+            *command, "--lane", name]
+    return subprocess.run(argv, env=child_env(backend)).returncode
+
+
+def _optional(flags: dict[str, object]) -> list[str]:
+    return [part for flag, value in flags.items() if value is not None for part in (flag, str(value))]
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from models import needs_own_process
+    from rosetta.training import METRICS, train_lane
+
+    lanes = _lanes(args.lane)
     models = list(contract.BUILTIN_MODELS) if args.model == "all" else [args.model]
     configs = {model: TrainConfig.for_model(model, epochs=args.epochs, batch_size=args.batch_size,
                                             learning_rate=args.learning_rate, seed=args.seed) for model in models}
     results = []
     if args.devices > 1:
         from models.distributed import UNSUPPORTED, DistributedError, check
-        lanes = _lanes(args.lane)
         if args.lane == "all":  # every lane that has an engine; an explicit --lane without one is refused
             for name in [n for n in lanes if n in UNSUPPORTED]:
                 console.print(f"[yellow]skipping {name}[/]: {UNSUPPORTED[name]}")
@@ -78,10 +97,19 @@ def cmd_train(args: argparse.Namespace) -> int:
         if args.train_limit:
             train = train.head(args.train_limit)
         for model, config in configs.items():
-            for name in _lanes(args.lane):
+            for name in lanes:
+                if needs_own_process(name):  # Keras runs another backend here: the lane trains in a child, below
+                    continue
                 console.print(f"[bold]training {contract.served_name(model, name)}[/] on {len(train):,} images, "
                               f"{config}")
                 results.append(train_lane(model, name, train, test, config, args.out))
+        flags = _optional({"--epochs": args.epochs, "--batch-size": args.batch_size, "--learning-rate":
+                           args.learning_rate, "--seed": args.seed, "--train-limit": args.train_limit})
+        for name in [n for n in lanes if n not in {r["lane"] for r in results}]:
+            if _in_child(args, name, ["train", "--model", args.model, *flags]) != 0:
+                raise UsageError(f"training lane {name} failed (its child process's error is above)")
+            results += [json.loads((args.out / contract.served_name(m, name) / METRICS).read_text())
+                        for m in models]
     table = Table(title="training summary")
     for column in ("model", "lane", "test accuracy", "train s", "epochs", "engine", "checkpoint"):
         table.add_column(column)
@@ -137,7 +165,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _export_builtins(args: argparse.Namespace, out: Path) -> list[dict]:
+    from exporters import manifest
     from exporters.graph import plan
+    from models import needs_own_process
     from rosetta.builtins import export_builtin, mnist_examples
 
     if args.example_inputs or args.labels or args.name:
@@ -158,10 +188,25 @@ def _export_builtins(args: argparse.Namespace, out: Path) -> list[dict]:
     entries = []
     for model in _models(args.model):
         for name in lanes:
+            if needs_own_process(name):  # Keras runs another backend here: the lane exports in a child, below
+                continue
             formats = args.format or list(plan(name))
             console.print(f"[bold]exporting {contract.served_name(model, name)}[/]: {', '.join(formats)}")
             entries += export_builtin(model, name, formats, out, examples, log=_log_cell, version=args.version)
+    for name in [n for n in lanes if n not in {e["lane"] for e in entries}]:
+        # The child writes its cells into the manifest; this run's summary and exit code take the entries it
+        # added or rewrote (a version is never rewritten, a failed one may be retried under the same number).
+        before = {_entry_key(e): e for e in manifest.load(out).get("artifacts", [])}
+        command = ["export", "--model", args.model, *(["--format", *args.format] if args.format else []),
+                   *(["--version", str(args.version)] if args.version is not None else [])]
+        if _in_child(args, name, command) not in (0, 1):  # 1: cells failed, listed in the manifest
+            raise UsageError(f"exporting lane {name} failed (its child process's error is above)")
+        entries += [e for e in manifest.load(out)["artifacts"] if before.get(_entry_key(e)) != e]
     return entries
+
+
+def _entry_key(entry: dict) -> tuple:
+    return entry.get("model_name"), entry.get("format"), entry.get("version")
 
 
 def _export_user_model(args: argparse.Namespace, out: Path) -> list[dict]:

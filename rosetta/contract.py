@@ -21,7 +21,8 @@ MNIST_CNN = ModelSpec("mnist-cnn", (_IMAGES,), (_PROBABILITIES,),
                       "-> Flatten -> Dense 128 ReLU -> Dense 10 softmax")
 BUILTIN_MODELS = {spec.name: spec for spec in (MNIST_MLP, MNIST_CNN)}
 
-LANES = ("keras", "torch", "jax")
+# keras-jax and keras-torch: the keras lane's code on Keras' JAX and PyTorch backends (models/__init__.py).
+LANES = ("keras", "torch", "jax", "keras-jax", "keras-torch")
 # Artifact formats (the export graph in exporters/graph.py says which lane reaches which, and how).
 FORMATS = ("savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "torchscript", "pt2", "savedmodel-xla")
 

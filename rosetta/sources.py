@@ -16,11 +16,17 @@ from typing import Any
 
 import numpy as np
 
+from rosetta import keras_backends
 from rosetta.jax_function import JaxFunction
 from rosetta.spec import ModelSpec, SpecError, TensorSpec, batch_size
 
 CHUNK = 1000  # rows per source call when computing reference outputs
 LAYOUTS = {"torch": "NCHW", "keras": "NHWC", "jax": "NHWC"}  # each framework's convention for rank-4 images
+
+
+def framework(lane: str) -> str:
+    """The framework whose API runs a source of `lane`: the Keras lanes of every backend are Keras."""
+    return "keras" if lane in keras_backends.BACKENDS else lane
 
 
 class SourceError(ValueError):
@@ -29,21 +35,23 @@ class SourceError(ValueError):
 
 @dataclass(frozen=True)
 class Source:
-    lane: str  # the source framework: "keras" | "torch" | "jax"
+    lane: str  # the export graph's source node: "keras" | "torch" | "jax", or Keras on another backend:
+    # "keras-jax" | "keras-torch" (its Keras backend, fixed per process, decides which converters can run it)
     model: Any  # keras.Model | torch.nn.Module | torch.export.ExportedProgram | JaxFunction
     origin: str  # what it was loaded from: a path, "module:factory", or a description
 
     def predict(self, spec: ModelSpec, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The source's outputs on named inputs, in bounded chunks, as {spec output name: array}."""
         n = batch_size(inputs)
-        parts = [name_outputs(spec, _call(self.lane, self.model, [np.ascontiguousarray(inputs[k][i:i + CHUNK])
+        run = framework(self.lane)
+        parts = [name_outputs(spec, _call(run, self.model, [np.ascontiguousarray(inputs[k][i:i + CHUNK])
                                                             for k in spec.input_names]))
                  for i in range(0, n, CHUNK)]
         return {name: np.concatenate([p[name] for p in parts]) for name in spec.output_names}
 
     def call(self, *inputs: np.ndarray) -> Any:
         """The model on positional inputs (its own input order): one array, a list or a mapping of arrays."""
-        return _call(self.lane, self.model, list(inputs))
+        return _call(framework(self.lane), self.model, list(inputs))
 
     def input_names(self) -> list[str] | None:
         """The model's own input names in call order, when the framework records them."""
@@ -60,7 +68,7 @@ def load_source(text: str) -> Source:
         import keras
 
         try:
-            return Source("keras", keras.saving.load_model(path), str(path))
+            return Source(_keras_lane(), keras.saving.load_model(path), str(path))
         except Exception as exc:  # noqa: BLE001 - keras raises many types for a bad file; name the file
             raise SourceError(f"{text}: not a loadable Keras 3 model ({type(exc).__name__}: {exc})") from None
     if path.suffix == ".pt2":
@@ -99,7 +107,7 @@ def detect(obj: Any, origin: str) -> Source:
         return Source("jax", obj, origin)
     modules = {c.__module__.split(".")[0] for c in type(obj).__mro__}
     if "keras" in modules:
-        return Source("keras", obj, origin)
+        return Source(_keras_lane(), obj, origin)
     if "torch" in modules:
         import torch
 
@@ -111,11 +119,22 @@ def detect(obj: Any, origin: str) -> Source:
                       "a torch.nn.Module or torch.export program, or a JAX (apply_fn, variables) pair")
 
 
+def _keras_lane() -> str:
+    """A Keras model's lane is its backend's: this process's (the one it was built or loaded on)."""
+    import keras
+
+    return keras_backends.LANES[keras.backend.backend()]
+
+
 # --- running --------------------------------------------------------------------------------------------------
 def _call(lane: str, model: Any, args: list[np.ndarray]) -> Any:
     """The model on positional inputs: one array, a sequence or a mapping of arrays (numpy)."""
+    to_numpy = np.asarray
     if lane == "keras":
+        import keras
+
         out = model(args if len(args) > 1 else args[0], training=False)
+        to_numpy = keras.ops.convert_to_numpy  # any backend's tensors (torch ones may require grad)
     elif lane == "torch":
         import torch
 
@@ -125,8 +144,8 @@ def _call(lane: str, model: Any, args: list[np.ndarray]) -> Any:
     else:
         out = model(*args)
     if isinstance(out, Mapping):
-        return {k: np.asarray(v) for k, v in out.items()}
-    return [np.asarray(o) for o in out] if isinstance(out, (list, tuple)) else np.asarray(out)
+        return {k: to_numpy(v) for k, v in out.items()}
+    return [to_numpy(o) for o in out] if isinstance(out, (list, tuple)) else to_numpy(out)
 
 
 def torch_module(model: Any) -> Any:
@@ -151,7 +170,7 @@ def name_outputs(spec: ModelSpec, outputs: Any) -> dict[str, Any]:
 
 
 def _input_names(source: Source) -> list[str] | None:
-    if source.lane == "keras":
+    if framework(source.lane) == "keras":
         inputs = getattr(source.model, "inputs", None)
         return [t.name for t in inputs] if inputs else None
     if source.lane == "torch":
@@ -167,7 +186,7 @@ def _input_names(source: Source) -> list[str] | None:
 def _output_names(source: Source, count: int, returned: Any) -> list[str]:
     if isinstance(returned, Mapping):
         return list(returned)
-    names = getattr(source.model, "output_names", None) if source.lane == "keras" else None
+    names = getattr(source.model, "output_names", None) if framework(source.lane) == "keras" else None
     if names and len(names) == count:
         return list(names)
     return ["output"] if count == 1 else [f"output_{i}" for i in range(count)]
@@ -192,9 +211,9 @@ def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | n
     elif own and len(own) == len(examples) and len(examples) > 1:
         raise SpecError(f"{source.origin}: example inputs are named {sorted(examples)}, the model's inputs are "
                         f"{own}; name the .npz arrays after the model's inputs")
-    inputs = tuple(TensorSpec.like(n, examples[n], LAYOUTS[source.lane] if examples[n].ndim == 4 else None)
+    inputs = tuple(TensorSpec.like(n, examples[n], LAYOUTS[framework(source.lane)] if examples[n].ndim == 4 else None)
                    for n in order)
-    raw = _call(source.lane, source.model, [examples[n][:2] for n in order])
+    raw = _call(framework(source.lane), source.model, [examples[n][:2] for n in order])
     values = list(raw.values()) if isinstance(raw, Mapping) else raw if isinstance(raw, list) else [raw]
     out_names = _output_names(source, len(values), raw)
     outputs = []

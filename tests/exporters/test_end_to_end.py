@@ -1,4 +1,4 @@
-"""The real pipeline (both built-in models trained in three lanes, 36 exports) checked from the outside."""
+"""The real pipeline (both built-in models trained in five lanes, 58 exports) checked from the outside."""
 import json
 
 import numpy as np
@@ -30,9 +30,9 @@ def test_every_lane_trains_each_model_past_its_bar(artifacts_dir, model, lane):
     assert metrics["versions"]["numpy"]
 
 
-def test_all_36_cells_exported_and_passed_their_gates(manifest):
+def test_all_58_cells_exported_and_passed_their_gates(manifest):
     cells = {(e["model_name"], e["format"]): e for e in manifest["artifacts"]}
-    assert len(cells) == len(manifest["artifacts"]) == 36 and manifest["schema_version"] == 3
+    assert len(cells) == len(manifest["artifacts"]) == 58 and manifest["schema_version"] == 3
     assert {e["version"] for e in cells.values()} == {1}  # a fresh directory: every model's first version
     assert manifest["models"] == {name: {"labels": {"stable": 1}, "retired": []} for name, _ in cells}
     failed = {k: e.get("error") or e["parity"]["failures"] for k, e in cells.items() if e["status"] != "ok"}
@@ -77,6 +77,6 @@ def test_tfjs_graph_model_in_node_matches_source_on_the_cpu_backend(artifacts_di
 
 def test_report_has_tables_and_pictures(artifacts_dir):
     md = (artifacts_dir / "report.md").read_text()
-    assert md.count("| ok |") == 36
+    assert md.count("| ok |") == 58
     for png in ("report_cells.png", "report_confusion.png"):
         assert (artifacts_dir / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -7,9 +7,9 @@ from exporters.graph import EDGES, NODES, describe, plan
 from rosetta import contract
 
 
-def test_matrix_has_18_cells_with_the_documented_routes():
+def test_matrix_has_29_cells_with_the_documented_routes():
     routes = {(lane, fmt): describe(path) for lane in contract.LANES for fmt, path in plan(lane).items()}
-    assert len(routes) == 18
+    assert len(routes) == 29
     assert set(plan("torch")) == set(contract.FORMATS) - {"savedmodel-xla"}
     assert set(plan("keras")) == set(contract.FORMATS) - {"torchscript", "pt2", "savedmodel-xla"}
     assert set(plan("jax")) == set(contract.FORMATS) - {"torchscript", "pt2"}
@@ -20,6 +20,13 @@ def test_matrix_has_18_cells_with_the_documented_routes():
     assert routes["jax", "savedmodel-xla"] == "jax -> savedmodel-xla"
     for fmt in ("savedmodel", "tflite-fp32", "tflite-int8", "tfjs"):
         assert routes["jax", fmt] == routes["torch", fmt].replace("torch", "jax")
+    # Keras on JAX and PyTorch: the keras lane's routes after its SavedModel (the .keras file re-loaded on the
+    # TensorFlow backend), plus Keras' own torch.export on the torch backend.
+    for lane in ("keras-jax", "keras-torch"):
+        assert {f: r for (l, f), r in routes.items() if l == lane and f != "pt2"} == \
+            {f: r.replace("keras", lane) for (l, f), r in routes.items() if l == "keras"}
+    assert set(plan("keras-torch")) == set(plan("keras")) | {"pt2"}
+    assert routes["keras-torch", "pt2"] == "keras-torch -> pt2"
 
 
 def test_every_edge_connects_known_nodes_and_resolves_its_converter():

@@ -18,7 +18,7 @@ def test_serving_signature_and_warmup(artifacts_dir, test_split):
 
     entries = [e for e in json.loads((artifacts_dir / "manifest.json").read_text())["artifacts"]
                if e["format"] == "savedmodel"]
-    assert len(entries) == 6
+    assert len(entries) == 10  # 2 models x 5 lanes
     for e in entries:
         spec = ModelSpec.from_json(e["spec"])
         version_dir = artifacts_dir / e["path"]

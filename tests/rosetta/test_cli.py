@@ -10,7 +10,7 @@ def test_unknown_lane_is_a_usage_error_listing_valid_lanes():
     proc = _run("train", "--lane", "mxnet")
     assert proc.returncode == 2
     assert "invalid choice: 'mxnet'" in proc.stderr
-    for lane in ("keras", "torch", "jax", "all"):
+    for lane in ("keras", "torch", "jax", "keras-jax", "keras-torch", "all"):
         assert lane in proc.stderr
 
 
