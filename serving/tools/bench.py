@@ -445,9 +445,10 @@ def chart(report: dict, path: Path) -> None:
     fig = plt.figure(figsize=(17, 11))
     grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.25])
     ax_rps, ax_p99, ax_img = (fig.add_subplot(grid[0, i]) for i in range(3))
-    series = [(f"rosetta {p}", report["rosetta"]["single"][p], f"C{i}") for i, p in enumerate(PROTOCOLS)]
+    single = report["rosetta"]["single"]
+    series = [(f"rosetta {p} ({single[p][0]['client']})", single[p], f"C{i}") for i, p in enumerate(PROTOCOLS)]
     if report.get("mlserver"):
-        series.append(("MLServer v2-rest", report["mlserver"]["single"]["v2-rest"], "C3"))
+        series.append(("MLServer v2-rest (wrk)", report["mlserver"]["single"]["v2-rest"], "C3"))
     for label, points, color in series:
         xs = [p["concurrency"] for p in points]
         ax_rps.plot(xs, [p["req_per_s"] for p in points], marker="o", color=color, label=label)
