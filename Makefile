@@ -17,7 +17,7 @@ help:
 	@echo "make zoo      public architectures (random weights) through rosetta export: artifacts/zoo/coverage.md"
 	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
 	@echo "make serve    the ONNX Runtime server (v2 REST/gRPC + TF Serving REST) on 127.0.0.1:8080/8081"
-	@echo "make bench-serve  load benchmark of that server beside MLServer, against issue 11's targets (loopback, wrk, ~3 min)"
+	@echo "make bench-serve  load benchmark of that server beside MLServer, against issue 11's targets (loopback, wrk + h2load, ~3 min)"
 	@echo "make deploy ENV=dev|prod  kubectl apply -k k8s/overlays/ENV; make k8s-check renders and lints them"
 
 # One step installs everything: the pinned stack, then the converters whose metadata pins packages that
@@ -69,9 +69,11 @@ bench: venv node cxx
 serve: venv
 	$(BIN)/rosetta serve
 
-# The serve benchmark's REST load generator (C, so the client does not eat the server's CPU).
+# The serve benchmark's load generators (C, so the client does not eat the server's CPU): wrk for REST,
+# h2load (nghttp2-client) for gRPC.
 wrk:
 	command -v wrk >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk)
+	command -v h2load >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y nghttp2-client)
 
 # ~3 minutes (+1-2 the first time, installing MLServer into .venv-mlserver): see serving/README.md, "Load benchmark".
 BENCH_MODEL ?= mnist-mlp-torch

@@ -5,6 +5,7 @@ path or request field, so a client sending random model names cannot grow the se
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -126,6 +127,10 @@ class GrpcMetricsInterceptor(aio.ServerInterceptor):
                 response = await inner(request, context)
                 code = context.code() or grpc.StatusCode.OK
                 return response
+            except asyncio.CancelledError:
+                # the client went away (cancelled or reset the stream): its status, not a server fault
+                code = grpc.StatusCode.CANCELLED
+                raise
             except BaseException:
                 code = context.code() or grpc.StatusCode.UNKNOWN
                 raise

@@ -4,9 +4,13 @@
 One served model (`--model`, default the manifest's first onnx entry), random valid inputs from its spec:
 - single-example requests at 1, 16 and 64 concurrent connections (closed loop, `--seconds` each): the REST
   protocols (TF Serving REST, KServe v2 REST JSON) with `wrk`, the C load generator, so the client does not
-  eat the server's CPU; v2 gRPC with the Python grpc.aio client (its CPU use is recorded);
-- batched requests (500 examples each, 4 clients, Python clients): v2 gRPC, v2 REST with the binary tensor
-  extension (what tritonclient sends), v2 REST JSON and TF Serving REST;
+  eat the server's CPU; v2 gRPC with `h2load` (nghttp2's C HTTP/2 load generator) re-sending one framed
+  ModelInferRequest, checked once beforehand through a real gRPC client against the model run in process, with
+  non-OK gRPC answers counted from the server's own per-status counter; and, as a cross-check at 16
+  connections, the Python grpc.aio client ("v2-grpc-python", its CPU use recorded);
+- batched requests (500 examples each, 4 clients): v2 gRPC with h2load (and the Python client as a
+  cross-check), then with Python clients v2 REST with the binary tensor extension (what tritonclient sends),
+  v2 REST JSON and TF Serving REST;
 - server RSS (the whole process tree) sampled over a sustained `--rss-seconds` v2 REST run;
 - in-process ONNX Runtime with the server's session settings: the ceiling, and the server's fraction of it;
 - MLServer 1.7.1 (its own virtualenv, a custom ONNX Runtime runtime, the same ONNX file), v2 REST JSON with wrk
@@ -36,12 +40,14 @@ from rosetta.atomic import write_json
 from rosetta.spec import ModelSpec
 from serving.runtime.manifest import ServedModel, load_served_models
 from serving.tools.clients import JSON, RestClient, Tensors, TfRest, V2Grpc, V2Rest, example_inputs
+from serving.tools.h2load import check_grpc_body, grpc_frame, h2load_grpc_point
 from serving.tools.mlserver_anchor import MLServerProcess
 from serving.tools.process import ServerProcess
 from serving.tools.wrk import wrk_point
 
 PROTOCOLS = ("tfserving-rest", "v2-rest", "v2-grpc")
 BATCHED = ("v2-grpc", "v2-rest-binary", "v2-rest", "tfserving-rest")
+PYTHON_BATCHED = ("v2-grpc-python", "v2-rest-binary", "v2-rest", "tfserving-rest")  # v2-grpc: h2load
 CONCURRENCY = (1, 16, 64)
 BATCH = 500
 BATCH_CLIENTS = 4
@@ -273,12 +279,14 @@ def sustained_rss(server: ServerProcess, path: str, body: bytes, seconds: float,
 
 
 async def batched_points(server: ServerProcess, model: str, inputs: Tensors, spec: ModelSpec, seconds: float) -> dict:
-    """Requests of BATCH examples from BATCH_CLIENTS Python clients, every protocol."""
+    """Requests of BATCH examples from BATCH_CLIENTS Python clients: every protocol but v2 gRPC, which h2load
+    drives, plus v2 gRPC from Python as a cross-check."""
     rest, rpc = RestClient(server.http_url, connections=BATCH_CLIENTS), V2Grpc(server.grpc_target)
     batched = senders(rest, rpc, model, _rows(inputs, BATCH), spec)
+    batched["v2-grpc-python"] = batched["v2-grpc"]
     out: dict = {}
     try:
-        for protocol in BATCHED:
+        for protocol in PYTHON_BATCHED:
             log(f"{protocol} batched ({BATCH} examples per request, {BATCH_CLIENTS} clients)")
             point = await closed_loop(batched[protocol], BATCH_CLIENTS, seconds, server.pid)
             point["examples_per_s"] = round(point["req_per_s"] * BATCH, 1)
@@ -287,6 +295,21 @@ async def batched_points(server: ServerProcess, model: str, inputs: Tensors, spe
         await rest.close()
         await rpc.close()
     return out
+
+
+def checked_grpc_bodies(server: ServerProcess, model: ServedModel, inputs: Tensors) -> dict[int, bytes]:
+    """The framed ModelInferRequests h2load sends (1 and BATCH rows), each answered once through a real gRPC
+    client and compared with the model run in process with the server's session settings."""
+    from serving.runtime.session import create_session
+
+    session = create_session(model.source.read_bytes())
+    names = model.spec.output_names
+    bodies = {}
+    for rows in (1, BATCH):
+        x = _rows(inputs, rows)
+        bodies[rows] = grpc_frame(V2Grpc.encode(model.name, x).SerializeToString())
+        check_grpc_body(server.grpc_target, bodies[rows], dict(zip(names, session.run(names, x), strict=True)))
+    return bodies
 
 
 def bench_rosetta(artifacts: Path, model: ServedModel, inputs: Tensors, seconds: float, rss_seconds: float,
@@ -304,15 +327,29 @@ def bench_rosetta(artifacts: Path, model: ServedModel, inputs: Tensors, seconds:
                 log(f"{protocol} single, {c} connections (wrk)")
                 points.append(with_cpu(server.pid, lambda: wrk_point(server.http_url + path, body, c, seconds)))
             result["single"][protocol] = points
-        request = V2Grpc.encode(model.name, _rows(inputs, 1)).SerializeToString()
+        grpc_bodies = checked_grpc_bodies(server, model, inputs)
+        metrics_url = server.http_url + "/metrics"
+
+        def h2load(body: bytes, connections: int) -> dict:
+            return with_cpu(server.pid, lambda: h2load_grpc_point(server.grpc_target, metrics_url, body,
+                                                                  connections, seconds, model.name))
+
+        h2load_grpc_point(server.grpc_target, metrics_url, grpc_bodies[1], 8, 1, model.name)  # warm-up
+        points = []
+        for c in CONCURRENCY:
+            log(f"v2-grpc single, {c} connections (h2load)")
+            points.append(h2load(grpc_bodies[1], c))
+        result["single"]["v2-grpc"] = points
         with ProcessPoolExecutor(CLIENT_PROCESSES, mp_context=multiprocessing.get_context("spawn")) as pool:
+            request = grpc_bodies[1][5:]  # the same serialized message, without the gRPC frame header
             grpc_point(pool, server.grpc_target, request, CLIENT_PROCESSES * 4, 1, server.pid)  # warm-up
-            points = []
-            for c in CONCURRENCY:
-                log(f"v2-grpc single, {c} connections (Python grpc.aio clients)")
-                points.append(grpc_point(pool, server.grpc_target, request, c, seconds, server.pid))
-            result["single"]["v2-grpc"] = points
-        result["batched"] = asyncio.run(batched_points(server, model.name, inputs, model.spec, seconds))
+            log("v2-grpc single, 16 connections (Python grpc.aio clients, cross-check)")
+            result["single"]["v2-grpc-python"] = [grpc_point(pool, server.grpc_target, request, 16, seconds,
+                                                             server.pid)]
+        log(f"v2-grpc batched ({BATCH} examples per request, {BATCH_CLIENTS} connections, h2load)")
+        grpc_batched = h2load(grpc_bodies[BATCH], BATCH_CLIENTS)
+        grpc_batched["examples_per_s"] = round(grpc_batched["req_per_s"] * BATCH, 1)
+        result["batched"] = {"v2-grpc": grpc_batched, **asyncio.run(batched_points(server, model.name, inputs, model.spec, seconds))}
         if rss_seconds > 0:
             log(f"sustained v2-rest run for {rss_seconds:.0f} s, RSS sampled")
             result["rss"] = sustained_rss(server, *bodies["v2-rest"], rss_seconds)
@@ -408,9 +445,10 @@ def chart(report: dict, path: Path) -> None:
     fig = plt.figure(figsize=(17, 11))
     grid = fig.add_gridspec(2, 3, height_ratios=[1, 1.25])
     ax_rps, ax_p99, ax_img = (fig.add_subplot(grid[0, i]) for i in range(3))
-    series = [(f"rosetta {p}", report["rosetta"]["single"][p], f"C{i}") for i, p in enumerate(PROTOCOLS)]
+    single = report["rosetta"]["single"]
+    series = [(f"rosetta {p} ({single[p][0]['client']})", single[p], f"C{i}") for i, p in enumerate(PROTOCOLS)]
     if report.get("mlserver"):
-        series.append(("MLServer v2-rest", report["mlserver"]["single"]["v2-rest"], "C3"))
+        series.append(("MLServer v2-rest (wrk)", report["mlserver"]["single"]["v2-rest"], "C3"))
     for label, points, color in series:
         xs = [p["concurrency"] for p in points]
         ax_rps.plot(xs, [p["req_per_s"] for p in points], marker="o", color=color, label=label)

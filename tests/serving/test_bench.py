@@ -52,7 +52,8 @@ def _point(c: int, rps: float, p99: float = 10.0) -> dict:
 def _report(ceiling: dict) -> dict:
     single = {p: [_point(c, 2500.0, 60.0 if p == "v2-grpc" else 10.0) for c in bench.CONCURRENCY]
               for p in bench.PROTOCOLS}
-    batched = {p: {**_point(4, 300.0), "examples_per_s": 150_000.0} for p in bench.BATCHED}
+    single["v2-grpc-python"] = [{**_point(16, 2000.0), "client": "python x2 processes"}]  # the cross-check
+    batched = {p: {**_point(4, 300.0), "examples_per_s": 150_000.0} for p in {*bench.BATCHED, *bench.PYTHON_BATCHED}}
     return {"model": "m", "machine": {"cpus": 2, "load_avg_at_start": [1.0], "load_avg_at_end": [1.0]},
             "in_process_ort": ceiling,
             "rosetta": {"processes": 3, "single": single, "batched": batched,
@@ -74,6 +75,7 @@ def test_targets_are_judged_and_the_report_renders(tiny_artifacts, tmp_path):
     assert by_name["v2 REST JSON c=16 >= 3x MLServer"]["passed"] is True  # 2,500 >= 1,800
     assert by_name["TF Serving REST c=16 >= 3,000 req/s"]["shortfall"] == "17% below"
     assert by_name["v2-grpc p99 at c=64 <= 50 ms"]["shortfall"] == "1.2x over"
+    assert by_name["v2 gRPC single c=16 >= 3,000 req/s"]["measured"] == 2500.0  # h2load's point, not the cross-check
     assert by_name["errors = 0"]["passed"] and by_name["RSS flat over 60 s (growth <= 10 MB)"]["passed"]
     report["fraction_of_in_process_ceiling"] = bench.ceiling_fractions(report)
     bench.chart(report, tmp_path / "serve.png")
