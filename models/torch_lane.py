@@ -1,7 +1,7 @@
 """PyTorch lane: the built-in architectures as nn.Modules (NCHW), an explicit training loop."""
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -92,6 +92,19 @@ def make_optimizer(parameters: Iterable[nn.Parameter], config: TrainConfig, exam
     return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps(examples, config))
 
 
+def step(logits_of: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
+         loss_fn: nn.Module, optimizer: torch.optim.Optimizer, schedule: torch.optim.lr_scheduler.LRScheduler,
+         timer: EpochTimer) -> None:
+    """One training step (forward, backward, Adam, schedule), on one device or as one DDP rank's shard."""
+    logits = logits_of(x)
+    loss = loss_fn(logits, y)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    schedule.step()
+    timer.add(loss.item(), int((logits.argmax(1) == y).sum()), len(y))
+
+
 def train(model: Model, images: np.ndarray, labels: np.ndarray, config: TrainConfig,
           on_epoch: EpochCallback | None = None) -> tuple[Model, History]:
     torch.manual_seed(config.seed)
@@ -105,14 +118,7 @@ def train(model: Model, images: np.ndarray, labels: np.ndarray, config: TrainCon
         timer = EpochTimer(epoch)
         for batch in shuffled_batches(len(labels), config.batch_size, rng):
             idx = torch.from_numpy(batch)  # a numpy index takes torch's slow indexing path
-            x, y = x_all[idx], y_all[idx]
-            logits = model.logits(x)
-            loss = loss_fn(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            timer.add(loss.item(), int((logits.argmax(1) == y).sum()), len(idx))
+            step(model.logits, x_all[idx], y_all[idx], loss_fn, optimizer, schedule, timer)
         history.epochs.append(timer.stats())
         if on_epoch:
             on_epoch(history.epochs[-1])

@@ -80,14 +80,7 @@ def train(model: torch_lane.Model, images: np.ndarray, labels: np.ndarray, confi
         for batch in shuffled_batches(len(labels), config.batch_size, rng, world):
             shard = len(batch) // world
             idx = torch.from_numpy(batch[rank * shard:(rank + 1) * shard])
-            x, y = x_all[idx].to(device), y_all[idx].to(device)
-            logits = ddp(x)
-            loss = loss_fn(logits, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            timer.add(loss.item(), int((logits.argmax(1) == y).sum()), len(idx))
+            torch_lane.step(ddp, x_all[idx].to(device), y_all[idx].to(device), loss_fn, optimizer, schedule, timer)
         # The epoch's loss and accuracy over every rank's shards (a metric, not a gradient).
         totals = torch.tensor([timer.loss_sum, timer.correct, timer.seen], dtype=torch.float64, device=device)
         dist.all_reduce(totals)

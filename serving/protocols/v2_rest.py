@@ -29,6 +29,7 @@ from kserve.errors import ModelNotReady
 
 from rosetta.spec import DATATYPES, TensorSpec
 from serving.protocols.v2_inputs import check_input_names, select_outputs, tensor_array
+from serving.server.limits import replaying
 
 ASGIApp = Callable[[dict, Callable, Callable], Any]
 REQUEST_KEYS = frozenset({"id", "inputs", "outputs"})
@@ -220,16 +221,7 @@ class PlainInfer:
         else:
             request = plain_binary_request(body, form[1])
         if request is None or not await self._answer(scope, request, send):
-            replayed = False
-
-            async def replay() -> dict:
-                nonlocal replayed
-                if not replayed:
-                    replayed = True
-                    return {"type": "http.request", "body": body, "more_body": False}
-                return await receive()
-
-            await self.fallback(scope, replay, send)
+            await self.fallback(scope, replaying(body, receive), send)
 
     async def _answer(self, scope: dict, request: PlainRequest, send: Callable) -> bool:
         """Serve the request; False (nothing sent) when it needs kserve's decoding or encoding after all."""

@@ -12,6 +12,21 @@ def _reject_message(limit: int, size: int | None) -> bytes:
     return orjson.dumps({"error": f"request body {got}exceeds the limit of {limit} bytes"})
 
 
+
+def replaying(body: bytes, receive: Callable) -> Callable:
+    """An ASGI `receive` that hands the app a body already read, whole, then defers to the real one (for the
+    disconnect message)."""
+    replayed = False
+
+    async def replay() -> dict:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
 class BodySizeLimitMiddleware:
     """A declared Content-Length over the limit is refused without reading the body; a chunked body is
     buffered up to the limit (FastAPI buffers whole bodies anyway) and refused as soon as it passes it."""
@@ -43,17 +58,7 @@ class BodySizeLimitMiddleware:
                 return await self._reject(send, None)
             if not message.get("more_body", False):
                 break
-        body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> dict:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replaying(b"".join(chunks), receive), send)
 
     async def _reject(self, send: Callable, size: int | None) -> None:
         body = _reject_message(self.max_bytes, size)
