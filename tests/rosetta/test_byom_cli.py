@@ -19,7 +19,8 @@ def _export(*args: str) -> subprocess.CompletedProcess:
 
 def _cells(artifacts) -> dict[str, dict]:
     manifest = json.loads((artifacts / "manifest.json").read_text())
-    assert manifest["schema_version"] == 2 and manifest["tool_versions"]["tensorflow"]
+    assert manifest["schema_version"] == 3 and manifest["tool_versions"]["tensorflow"]
+    assert {e["version"] for e in manifest["artifacts"]} == {1}  # a fresh directory: the model's first version
     return {e["format"]: e for e in manifest["artifacts"]}
 
 
