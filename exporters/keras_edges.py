@@ -5,7 +5,9 @@ so its reference outputs are the backend's own. Routes chosen by measurement (RE
 PyTorch"): the SavedModel is the model's `.keras` file re-loaded on the TensorFlow backend in a child process,
 then Keras' ExportArchive, the keras lane's own edge, giving the keras lane's graph (TFLite MLP: 8 ops; through
 jax2tf it would be one XlaCallModule, 56 TFLite ops, and no TF.js); TFLite, TF.js and ONNX follow from that
-SavedModel as for the keras lane. The `.pt2` is Keras' own `model.export(format="torch")` on the torch backend.
+SavedModel as for the keras lane (Keras' own ONNX export fails the CNN on JAX: ORT rejects its MaxPool; on torch
+it takes the TorchScript exporter, whose graph onnx2tf mis-converts). The `.pt2` is Keras' own
+`model.export(format="torch")` on the torch backend.
 """
 from __future__ import annotations
 
