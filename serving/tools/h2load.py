@@ -10,7 +10,6 @@ and latency percentiles come from h2load's per-request log (--log-file), as its 
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 import urllib.request
@@ -23,20 +22,10 @@ from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from prometheus_client.parser import text_string_to_metric_families
 
 from serving.tools.clients import Tensors, V2Grpc
+from serving.tools.process import debian_tool
 
 MODEL_INFER = "/inference.GRPCInferenceService/ModelInfer"
 GRPC_HEADERS = {"content-type": "application/grpc", "te": "trailers"}
-
-
-class H2loadMissing(RuntimeError):
-    """h2load is not installed (make bench-serve installs it: Debian's nghttp2-client)."""
-
-
-def h2load_binary() -> str:
-    found = shutil.which("h2load")
-    if found is None:
-        raise H2loadMissing("h2load not found: `make bench-serve` installs it (apt-get install nghttp2-client)")
-    return found
 
 
 def grpc_frame(message: bytes) -> bytes:
@@ -142,14 +131,15 @@ def combine(summary: Mapping[str, int], from_log: dict, grpc_statuses: Mapping[s
 def h2load_grpc_point(grpc_target: str, metrics_url: str, body: bytes, connections: int, seconds: float,
                       model: str, path: str = MODEL_INFER) -> dict:
     """POST the framed gRPC `body` over h2c from `connections` connections, one stream each (a closed loop,
-    as wrk's), for `seconds`; `metrics_url` is the server's Prometheus endpoint: req/s, p50/p90/p99, errors (HTTP and gRPC)."""
+    as wrk's), for `seconds`; `metrics_url` is the server's Prometheus endpoint: req/s, p50/p90/p99, errors
+    (HTTP and gRPC)."""
     with tempfile.TemporaryDirectory(prefix="rosetta-h2load-") as tmp:
         body_file, log_file = Path(tmp) / "body", Path(tmp) / "requests.log"
         body_file.write_bytes(body)
         headers = [arg for k, v in GRPC_HEADERS.items() for arg in ("-H", f"{k}: {v}")]
-        cmd = [h2load_binary(), "-c", str(connections), "-m", "1", "-t", str(min(2, connections)),
-               "-D", str(max(1, round(seconds))), "-d", str(body_file), *headers, "--log-file", str(log_file),
-               f"http://{grpc_target}{path}"]
+        cmd = [debian_tool("h2load", "nghttp2-client"), "-c", str(connections), "-m", "1",
+               "-t", str(min(2, connections)), "-D", str(max(1, round(seconds))), "-d", str(body_file), *headers,
+               "--log-file", str(log_file), f"http://{grpc_target}{path}"]
         before = grpc_status_counts(scrape(metrics_url), model)
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60, check=False)
         after = grpc_status_counts(scrape(metrics_url), model)

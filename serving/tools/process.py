@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -13,6 +14,18 @@ from pathlib import Path
 from types import TracebackType
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+class ToolMissing(RuntimeError):
+    """A load generator from Debian is not installed (`make bench-serve` installs it)."""
+
+
+def debian_tool(command: str, package: str) -> str:
+    """The path of `command`, which `make bench-serve` installs from the Debian package `package`."""
+    found = shutil.which(command)
+    if found is None:
+        raise ToolMissing(f"{command} not found: `make bench-serve` installs it (apt-get install {package})")
+    return found
 
 
 def free_port(host: str = "127.0.0.1") -> int:

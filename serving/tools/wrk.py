@@ -4,24 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
+from serving.tools.process import debian_tool
+
 SCRIPT = Path(__file__).with_name("wrk_post.lua")
 MARK = "WRK_JSON "
-
-
-class WrkMissing(RuntimeError):
-    """wrk is not installed (make bench-serve installs it)."""
-
-
-def wrk_binary() -> str:
-    found = shutil.which("wrk")
-    if found is None:
-        raise WrkMissing("wrk not found: `make bench-serve` installs it (apt-get install wrk)")
-    return found
 
 
 def wrk_point(url: str, body: bytes, connections: int, seconds: float,
@@ -32,8 +22,8 @@ def wrk_point(url: str, body: bytes, connections: int, seconds: float,
         f.flush()
         env = {**os.environ, "WRK_BODY_FILE": f.name, "WRK_CONTENT_TYPE": content_type}
         threads = min(2, connections)
-        cmd = [wrk_binary(), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
-               "-s", str(SCRIPT), url]
+        cmd = [debian_tool("wrk", "wrk"), f"-t{threads}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
+               "--timeout", "10s", "-s", str(SCRIPT), url]
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 60, check=False)
     line = next((ln for ln in out.stdout.splitlines() if ln.startswith(MARK)), None)
     if out.returncode != 0 or line is None:
