@@ -19,6 +19,7 @@ import re
 import sys
 
 from models.distributed import DistributedError
+from rosetta import keras_backends
 
 XLA_HOST_DEVICES = "--xla_force_host_platform_device_count"
 
@@ -49,7 +50,7 @@ def configure(lane: str, devices: int) -> None:
         if count > 1:
             _jax_cluster(count, processes(lane)[1])
     elif lane == "keras-jax":
-        os.environ["KERAS_BACKEND"] = "jax"  # the lane's backend, before Keras is imported
+        os.environ["KERAS_BACKEND"] = keras_backends.BACKENDS[lane]  # the lane's backend, before Keras is imported
         _xla_host_devices(local)
     elif lane == "keras":
         _tf_logical_cpus(local)
