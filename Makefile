@@ -9,7 +9,7 @@ include k8s/k8s.mk
 include serving/tfserving/tfserving.mk
 include serving/onnx/image.mk
 
-.PHONY: help venv node export train site chromium cxx wrk test test-fast bench serve bench-serve zoo clean
+.PHONY: help venv lock node export train site chromium cxx wrk test test-fast bench serve bench-serve zoo clean
 
 help:
 	@echo "make export   train both built-in models in every lane, export and validate every cell (creates .venv if missing)"
@@ -18,18 +18,31 @@ help:
 	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
 	@echo "make serve    the ONNX Runtime server (v2 REST/gRPC + TF Serving REST) on 127.0.0.1:8080/8081"
 	@echo "make bench-serve  load benchmark of that server beside MLServer, against issue 11's targets (loopback, wrk + h2load, ~3 min)"
+	@echo "make lock     re-lock every environment with uv after a dependency change (requirements.lock and the side venvs' locks)"
 	@echo "make deploy ENV=dev|prod  kubectl apply -k k8s/overlays/ENV; make k8s-check renders and lints them"
 
-# One step installs everything: the pinned stack, then the converters whose metadata pins packages that
-# are broken with current TF, with --no-deps (see requirements-nodeps.txt).
-$(VENV_STAMP): pyproject.toml requirements-nodeps.txt
+# One step installs everything: requirements.lock is the environment's whole closure (uv's output, with hashes),
+# so pip installs it with --no-deps and resolves nothing; then the project itself, editable, with the lock's
+# setuptools. `make lock` re-locks after a change to pyproject.toml or requirements-nodeps.txt.
+$(VENV_STAMP): requirements.lock pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q pip==26.3  # pip 23 (the venv default) resolves this set far slower
-	$(BIN)/pip install -q -e '.[dev]'
-	$(BIN)/pip install -q --no-deps -r requirements-nodeps.txt
+	$(BIN)/pip install -q pip==26.3  # pip 23 (the venv default) installs this set far slower
+	$(BIN)/pip install -q --no-deps --require-hashes -r requirements.lock
+	$(BIN)/pip install -q --no-deps --no-build-isolation -e .
 	touch $@
 
 venv: $(VENV_STAMP)
+
+# uv (in a venv of its own) compiles every lock; the images' requirement files are then cut from the project lock.
+LOCK_VENV := .venv-lock
+$(LOCK_VENV)/bin/uv:
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q uv==0.13.8
+
+lock: $(LOCK_VENV)/bin/uv
+	$(LOCK_VENV)/bin/python -m tools.lock compile $(LOCK_VENV)/bin/uv
+	$(MAKE) venv
+	$(BIN)/python -m tools.lock derive
 
 $(NODE_STAMP): js/package.json js/package-lock.json
 	cd js && npm ci --no-audit --no-fund

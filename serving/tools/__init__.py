@@ -1,2 +1,2 @@
-"""Tools around the server, never imported by it: protocol clients, a child-process runner, the load benchmark,
-the container lockfile generator."""
+"""Tools around the server, never imported by it: protocol clients, a child-process runner, the load
+benchmark."""

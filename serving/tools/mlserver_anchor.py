@@ -1,6 +1,6 @@
 """MLServer 1.7.1 (Seldon) serving the same ONNX file through a custom ONNX Runtime runtime, started beside our
 server so the benchmark compares both in the same run. MLServer lives in its own virtualenv (.venv-mlserver,
-created here on first use from mlserver-requirements.txt), never in the project's."""
+created here on first use from mlserver-requirements.lock), never in the project's."""
 from __future__ import annotations
 
 import json
@@ -16,7 +16,7 @@ from types import TracebackType
 
 from serving.tools.process import ROOT, free_port
 
-REQUIREMENTS = Path(__file__).with_name("mlserver-requirements.txt")
+REQUIREMENTS = Path(__file__).with_name("mlserver-requirements.lock")
 RUNTIME = Path(__file__).with_name("mlserver_onnx_runtime.py")
 VENV = ROOT / ".venv-mlserver"
 
@@ -28,7 +28,8 @@ def ensure_venv(venv: Path = VENV) -> Path:
     if not (stamp.is_file() and stamp.read_text() == wanted):
         print(f"bench: installing MLServer into {venv} (once)", flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r", str(REQUIREMENTS)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "--require-hashes", "-r", str(REQUIREMENTS)],
+                       check=True)
         stamp.write_text(wanted)
     return venv / "bin" / "mlserver"
 

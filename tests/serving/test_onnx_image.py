@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from exporters import manifest
 from exporters.pipeline import SAMPLE_INPUTS, SOURCE_OUTPUTS
 from rosetta.spec import ModelSpec
-from serving.tools import lockfile
+from tools import lock
 from serving.tools.clients import RestClient, TfRest, V2Rest
 from serving.tools.image import DOCKERFILE, REQUIREMENTS, VENV, DockerIgnore, ImageServer, lay_out, venv_stamp
 
@@ -61,11 +61,11 @@ def test_clean_venv_holds_exactly_the_image_requirements(clean_venv):
                             capture_output=True, text=True, check=True, timeout=120).stdout
     installed = {canonicalize_name(p["name"]): p["version"] for p in json.loads(listed)}
     installed.pop("pip")  # the interpreter's own installer, in the python base image too
-    assert installed == lockfile.parse(REQUIREMENTS.read_text())
+    assert installed == {n: p.version for n, p in lock.parse(REQUIREMENTS.read_text()).items()}
 
 
 def test_a_package_the_image_lacks_stops_the_server(clean_venv, tmp_path):
-    assert find_spec(NOT_IN_IMAGE) is not None and NOT_IN_IMAGE not in lockfile.parse(REQUIREMENTS.read_text())
+    assert find_spec(NOT_IN_IMAGE) is not None and NOT_IN_IMAGE not in lock.parse(REQUIREMENTS.read_text())
     (tmp_path / "artifacts").mkdir()
     layout = lay_out(tmp_path / "srv", artifacts=tmp_path / "artifacts")
     # As laid out, the server's entry module imports in the clean venv: the failure below is the extra import's.
