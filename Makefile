@@ -17,7 +17,7 @@ help:
 	@echo "make zoo      public architectures (random weights) through rosetta export: artifacts/zoo/coverage.md"
 	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
 	@echo "make serve    the ONNX Runtime server (v2 REST/gRPC + TF Serving REST) on 127.0.0.1:8080/8081"
-	@echo "make bench-serve  load benchmark of that server beside MLServer, against issue 11's targets (loopback, wrk + h2load, ~3 min)"
+	@echo "make bench-serve  load benchmark of that server beside MLServer, against its serving targets (loopback, wrk + h2load, ~3 min)"
 	@echo "make lock     re-lock every environment with uv after a dependency change (requirements.lock and the side venvs' locks)"
 	@echo "make deploy ENV=dev|prod  kubectl apply -k k8s/overlays/ENV; make k8s-check renders and lints them"
 
@@ -77,7 +77,7 @@ test-fast: venv node cxx
 	$(BIN)/pytest -m "not slow"
 
 bench: venv node cxx
-	$(BIN)/rosetta bench
+	$(BIN)/python -m benchmarks.artifacts
 
 serve: venv
 	$(BIN)/rosetta serve
@@ -91,11 +91,11 @@ wrk:
 # ~3 minutes (+1-2 the first time, installing MLServer into .venv-mlserver): see serving/README.md, "Load benchmark".
 BENCH_MODEL ?= mnist-mlp-torch
 bench-serve: venv wrk
-	$(BIN)/python -m serving.tools.bench --model $(BENCH_MODEL)
+	$(BIN)/python -m benchmarks.serving.bench --model $(BENCH_MODEL)
 
 # Architectures nobody here wrote (zoo/), each through `rosetta export`, then the model x format coverage grid.
 zoo: venv node
-	$(BIN)/python -m zoo.run --artifacts artifacts/zoo
+	$(BIN)/python -m rosetta.zoo.run --artifacts artifacts/zoo
 
 clean:
 	rm -rf artifacts

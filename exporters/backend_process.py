@@ -6,11 +6,10 @@ Keras on TensorFlow (ExportArchive) gets the model as a `.keras` file, re-loaded
 KERAS_BACKEND=tensorflow. The child receives the export context as files (spec JSON, calibration and warm-up rows)
 and calls the converter exactly as the graph would.
 
-    python -m exporters.backend_process JOB.json      (the child; JOB.json written by run_converter)
+    python -m rosetta.exporters.backend_process JOB.json      (the child; JOB.json written by run_converter)
 """
 from __future__ import annotations
 
-import importlib
 import json
 import subprocess
 import sys
@@ -19,15 +18,16 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters.context import ExportContext
 from rosetta import keras_backends
-from rosetta.spec import ModelSpec
+from rosetta.core.spec import ModelSpec
+from rosetta.exporters.base import LazyConverter
+from rosetta.exporters.context import ExportContext
 
 TIMEOUT_S = 1800
 
 
 def run_converter(backend: str, converter: str, keras_file: Path, dst: Path, ctx: ExportContext) -> None:
-    """`converter` ("module:function" in exporters/) on `keras_file` loaded with Keras on `backend`, writing `dst`."""
+    """`converter` ("module:function" in rosetta.exporters) on `keras_file` loaded with Keras on `backend`, writing `dst`."""
     with tempfile.TemporaryDirectory(prefix="rosetta-backend-") as tmp:
         rows = Path(tmp) / "rows.npz"
         np.savez(rows, **{f"calibration/{k}": v for k, v in ctx.calibration.items()},
@@ -35,7 +35,7 @@ def run_converter(backend: str, converter: str, keras_file: Path, dst: Path, ctx
         job = Path(tmp) / "job.json"
         job.write_text(json.dumps({"backend": backend, "converter": converter, "src": str(keras_file),
                                    "dst": str(dst), "spec": ctx.spec.to_json(), "rows": str(rows)}))
-        done = subprocess.run([sys.executable, "-m", "exporters.backend_process", str(job)], capture_output=True,
+        done = subprocess.run([sys.executable, "-m", "rosetta.exporters.backend_process", str(job)], capture_output=True,
                               text=True, env=keras_backends.child_env(backend), timeout=TIMEOUT_S)
     if done.returncode != 0:
         sys.stderr.write(done.stderr)  # the whole traceback to the log; the cell's error is its last line
@@ -55,8 +55,7 @@ def _child(job_path: Path) -> None:
         parts = {part: {k.split("/", 1)[1]: rows[k] for k in rows.files if k.startswith(part + "/")}
                  for part in ("calibration", "warmup")}
     ctx = ExportContext(source, ModelSpec.from_json(job["spec"]), parts["calibration"], parts["warmup"])
-    module, function = job["converter"].split(":")
-    getattr(importlib.import_module(f"exporters.{module}"), function)(Path(job["src"]), Path(job["dst"]), ctx)
+    LazyConverter(job["converter"])(Path(job["src"]), Path(job["dst"]), ctx)
 
 
 if __name__ == "__main__":

@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from rosetta.core.spec import ModelSpec
 from rosetta.sources import Source
-from rosetta.spec import ModelSpec
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
-from rosetta.spec import ModelSpec
+from rosetta.core.manifest import Parity
+from rosetta.core.spec import ModelSpec
 
 FLOAT_MAX_ABS_DIFF = 1e-5
 INT8_MAX_ACCURACY_DROP = 0.005  # 0.5 percentage points
@@ -60,7 +60,7 @@ def _compare(name: str, got: np.ndarray, want: np.ndarray) -> dict[str, float]:
 
 
 def parity(fmt: str, outputs: Mapping[str, np.ndarray], source: Mapping[str, np.ndarray], spec: ModelSpec,
-           labels: np.ndarray | None = None, atol: float = FLOAT_MAX_ABS_DIFF) -> dict[str, Any]:
+           labels: np.ndarray | None = None, atol: float = FLOAT_MAX_ABS_DIFF) -> Parity:
     """Compare an artifact's outputs with its source's on the same examples and apply the format's gate."""
     per_output = {t.name: _compare(t.name, np.asarray(outputs[t.name]), np.asarray(source[t.name]))
                   for t in spec.outputs}
@@ -83,7 +83,7 @@ def parity(fmt: str, outputs: Mapping[str, np.ndarray], source: Mapping[str, np.
         if agreement is not None:
             checks.append(Check("argmax_agreement", agreement, 1.0, True))
     n = len(next(iter(source.values())))
-    return {"examples": n, "max_abs_diff": max_abs_diff, "argmax_agreement": agreement, "accuracy": acc,
-            "source_accuracy": source_acc, "outputs": per_output,
-            "gate": {c.name: {"value": c.value, "limit": c.limit} for c in checks},
-            "passed": all(c.passed for c in checks), "failures": [c.shortfall() for c in checks if not c.passed]}
+    return Parity(examples=n, max_abs_diff=max_abs_diff, argmax_agreement=agreement, accuracy=acc,
+                  source_accuracy=source_acc, outputs=per_output,
+                  gate={c.name: {"value": c.value, "limit": c.limit} for c in checks},
+                  passed=all(c.passed for c in checks), failures=[c.shortfall() for c in checks if not c.passed])

@@ -6,35 +6,33 @@ Adding a format is adding a node, an edge into it and a runtime for it.
 """
 from __future__ import annotations
 
-import importlib
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from exporters.runtimes import RUNTIMES
 from rosetta.contract import FORMATS
+from rosetta.exporters.base import Converter, LazyConverter
+from rosetta.exporters.runtimes import RUNTIMES
 
 
 @dataclass(frozen=True)
 class Node:
     id: str
     format: str | None  # artifact format it provides, None for a lane's source model
-    layout: str  # where the artifact lives inside DIR/<model>/<N>/<format>/ ("": that directory itself)
+    filename: str  # the artifact's file inside DIR/<model>/<N>/<format>/ ("": that directory itself)
 
 
 @dataclass(frozen=True)
 class Edge:
     src: str
     dst: str
-    converter: str  # "module:function" in exporters/, imported on use (converters pull in TF, torch, ...)
+    convert: Converter  # convert(src_path, dst_path, ctx) writes the dst node at dst_path
     tools: tuple[str, ...]  # distributions whose versions the manifest records
 
-    def convert(self, src: Path, dst: Path, ctx) -> None:
-        """convert(src_path, dst_path, ctx) writes the dst node at dst_path."""
-        module, function = self.converter.split(":")
-        fn: Callable[..., None] = getattr(importlib.import_module(f"exporters.{module}"), function)
-        fn(src, dst, ctx)
+
+def lazy(ref: str) -> LazyConverter:
+    """"module:function" in rosetta.exporters, imported when the edge runs."""
+    return LazyConverter(ref)
 
 
 NODES = {n.id: n for n in [
@@ -61,20 +59,20 @@ NODES = {n.id: n for n in [
 ]}
 
 EDGES: list[Edge] = [
-    Edge("keras", "savedmodel", "tf_edges:keras_to_savedmodel", ("keras", "tensorflow")),
-    Edge("keras-jax", "savedmodel", "keras_edges:savedmodel_on_tensorflow", ("keras", "tensorflow")),
-    Edge("keras-torch", "savedmodel", "keras_edges:savedmodel_on_tensorflow", ("keras", "tensorflow")),
-    Edge("jax", "savedmodel-xla", "tf_edges:jax_to_savedmodel", ("jax", "tensorflow")),
-    Edge("onnx", "savedmodel", "tf_edges:onnx_to_savedmodel", ("onnx2tf", "tensorflow")),
-    Edge("savedmodel", "tflite-fp32", "tf_edges:savedmodel_to_tflite_fp32", ("tensorflow",)),
-    Edge("savedmodel", "tflite-int8", "tf_edges:savedmodel_to_tflite_int8", ("tensorflow",)),
-    Edge("savedmodel", "tfjs", "tf_edges:savedmodel_to_tfjs", ("tensorflowjs", "tensorflow")),
-    Edge("savedmodel", "onnx", "onnx_edges:savedmodel_to_onnx", ("tf2onnx", "onnx")),
-    Edge("torch", "onnx", "onnx_edges:torch_to_onnx", ("torch", "onnxscript", "onnx")),
-    Edge("jax", "onnx", "onnx_edges:jax_to_onnx", ("jax2onnx", "onnx")),
-    Edge("torch", "torchscript", "torch_edges:torch_to_torchscript", ("torch",)),
-    Edge("torch", "pt2", "torch_edges:torch_to_pt2", ("torch",)),
-    Edge("keras-torch", "pt2", "keras_edges:keras_torch_to_pt2", ("keras", "torch")),
+    Edge("keras", "savedmodel", lazy("tf_edges:keras_to_savedmodel"), ("keras", "tensorflow")),
+    Edge("keras-jax", "savedmodel", lazy("keras_edges:savedmodel_on_tensorflow"), ("keras", "tensorflow")),
+    Edge("keras-torch", "savedmodel", lazy("keras_edges:savedmodel_on_tensorflow"), ("keras", "tensorflow")),
+    Edge("jax", "savedmodel-xla", lazy("tf_edges:jax_to_savedmodel"), ("jax", "tensorflow")),
+    Edge("onnx", "savedmodel", lazy("tf_edges:onnx_to_savedmodel"), ("onnx2tf", "tensorflow")),
+    Edge("savedmodel", "tflite-fp32", lazy("tf_edges:savedmodel_to_tflite_fp32"), ("tensorflow",)),
+    Edge("savedmodel", "tflite-int8", lazy("tf_edges:savedmodel_to_tflite_int8"), ("tensorflow",)),
+    Edge("savedmodel", "tfjs", lazy("tf_edges:savedmodel_to_tfjs"), ("tensorflowjs", "tensorflow")),
+    Edge("savedmodel", "onnx", lazy("onnx_edges:savedmodel_to_onnx"), ("tf2onnx", "onnx")),
+    Edge("torch", "onnx", lazy("onnx_edges:torch_to_onnx"), ("torch", "onnxscript", "onnx")),
+    Edge("jax", "onnx", lazy("onnx_edges:jax_to_onnx"), ("jax2onnx", "onnx")),
+    Edge("torch", "torchscript", lazy("torch_edges:torch_to_torchscript"), ("torch",)),
+    Edge("torch", "pt2", lazy("torch_edges:torch_to_pt2"), ("torch",)),
+    Edge("keras-torch", "pt2", lazy("keras_edges:keras_torch_to_pt2"), ("keras", "torch")),
 ]
 
 assert set(FORMATS) == {n.format for n in NODES.values() if n.format} == set(RUNTIMES)
@@ -106,7 +104,7 @@ def plan(lane: str) -> dict[str, list[Edge]]:
 
 def node_path(node: Node, model_name: str, root: Path) -> Path:
     """Where node's file/dir lives for a model, below `root` (the format dir or an intermediate's dir)."""
-    return root / node.layout.format(model=model_name)
+    return root / node.filename
 
 
 def describe(path: list[Edge]) -> str:

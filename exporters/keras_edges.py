@@ -14,8 +14,8 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from exporters.backend_process import run_converter
-from exporters.context import ExportContext
+from rosetta.exporters.backend_process import run_converter
+from rosetta.exporters.context import ExportContext
 
 
 def savedmodel_on_tensorflow(src: Path, dst: Path, ctx: ExportContext) -> None:
@@ -30,7 +30,7 @@ def savedmodel_on_tensorflow(src: Path, dst: Path, ctx: ExportContext) -> None:
 def keras_torch_to_pt2(src: Path, dst: Path, ctx: ExportContext) -> None:
     """Keras' own torch.export (inference-mode call, its own input flattening), with a free batch dimension:
     without `dynamic_shapes` Keras traces batch 1 and the program refuses any other batch."""
-    from exporters.torch_edges import dynamic_batch, example_args
+    from rosetta.exporters.torch_edges import dynamic_batch, example_args
 
     model = ctx.source_model
     model(*example_args(ctx))  # Keras' exporters refuse a model never called directly (predict does not count)

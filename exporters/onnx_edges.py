@@ -8,8 +8,8 @@ from pathlib import Path
 
 import onnx
 
-from exporters.context import ExportContext
-from exporters.runtimes import SIGNATURE
+from rosetta.exporters.context import ExportContext
+from rosetta.exporters.runtimes import SIGNATURE
 
 OPSET = 18  # what every runtime here (ORT, onnxruntime-web, onnx2tf) reads, and tf2onnx's newest tested opset
 # torch: opset 20 has a Gelu op, which onnx2tf maps to tf.nn.gelu; at 18 torch decomposes GELU around Erf,
@@ -25,7 +25,7 @@ def _check_and_save(model: onnx.ModelProto, dst: Path) -> None:
 def torch_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
     import torch
 
-    from exporters.torch_edges import dynamic_batch, example_args
+    from rosetta.exporters.torch_edges import dynamic_batch, example_args
 
     spec, model = ctx.spec, ctx.source_model
     if isinstance(model, torch.export.ExportedProgram):  # a user's .pt2: exported already, dims and all

@@ -16,32 +16,27 @@ from typing import Any
 
 import numpy as np
 
-from exporters import gates, manifest
-from exporters.context import ExportContext
-from exporters.graph import NODES, Edge, describe, node_path, plan
-from exporters.runtimes import RUNTIMES
-from exporters.tflite_ops import op_histogram
-from rosetta.atomic import atomic_dir
-from rosetta.layout import StagedVersion, VersionError, check_free, next_version, staged_version, version_dir
+from rosetta.core import manifest
+from rosetta.core.atomic import atomic_dir
+from rosetta.core.digest import describe_files
+from rosetta.core.examples import Examples
+from rosetta.core.manifest import Entry
+from rosetta.core.spec import ModelSpec, slice_batch
+from rosetta.core.tool_versions import version
+from rosetta.core.version_dirs import StagedVersion, VersionError, check_free, next_version, staged_version, version_dir
+from rosetta.exporters import gates
+from rosetta.exporters.context import ExportContext
+from rosetta.exporters.graph import NODES, Edge, describe, node_path, plan
+from rosetta.exporters.runtimes import RUNTIMES
+from rosetta.exporters.tflite_ops import op_histogram
 from rosetta.sources import Source
-from rosetta.spec import ModelSpec, slice_batch
-from rosetta.versions import version
 
-# Per-version data files, in DIR/<model>/<N>/ (read them through manifest.version_file):
+# Per-version data files, in DIR/<model>/<N>/ (read them through Entry.version_file):
 SOURCE_OUTPUTS = "source_outputs.npz"  # the source model's outputs on the validation inputs, by output name
 VALIDATION_LABELS = "validation_labels.npy"  # written when labels are given: the report's confusion matrices
 SAMPLE_INPUTS = "sample_inputs.npz"  # the first validation rows, for benches and runtime checks elsewhere
 SAMPLE_ROWS = 256
 WARMUP_ROWS = 8
-
-
-@dataclass(frozen=True)
-class Examples:
-    """Rows by input name: every cell is validated on `validation`; int8 is calibrated on `calibration`."""
-    validation: dict[str, np.ndarray]
-    calibration: dict[str, np.ndarray]
-    labels: np.ndarray | None = None  # of the validation rows, for accuracy
-    split: str = ""  # how the two sets were chosen, for the manifest
 
 
 @dataclass
@@ -93,17 +88,17 @@ def _first_line(exc: Exception, limit: int = 600) -> str:
 def _describe(artifact: Path, fmt_dir: Path) -> dict[str, Any]:
     """A single-file artifact is hashed as that file; a multi-file one (SavedModel, TF.js) as its dir."""
     files = [p for p in fmt_dir.rglob("*") if p.is_file()]
-    return manifest.describe_files(artifact if files == [artifact] else fmt_dir)
+    return describe_files(artifact if files == [artifact] else fmt_dir)
 
 
-def _entry(source: Source, spec: ModelSpec, fmt: str, path_edges: list[Edge], version_: int) -> dict[str, Any]:
+def _entry(source: Source, spec: ModelSpec, fmt: str, path_edges: list[Edge], version_: int) -> Entry:
+    """A cell before it is built: failed until validated."""
     runtime = RUNTIMES[fmt]
     tools = sorted({t for e in path_edges for t in e.tools})
-    return {"model_name": spec.name, "lane": source.lane, "format": fmt, "version": version_,
-            "spec": spec.to_json(), "source": source.origin,
-            "converter": {"path": describe(path_edges), "tools": {t: version(t) for t in tools}},
-            "runtime": {"name": runtime.name, "package": runtime.distribution,
-                        "version": version(runtime.distribution)}}
+    return Entry(spec.name, fmt, version_, "failed", spec, lane=source.lane, source=source.origin,
+                 converter={"path": describe(path_edges), "tools": {t: version(t) for t in tools}},
+                 runtime={"name": runtime.name, "package": runtime.distribution,
+                          "version": version(runtime.distribution)})
 
 
 def check_layout(spec: ModelSpec, signature: dict[str, Any]) -> None:
@@ -126,7 +121,7 @@ def resolve_version(artifacts_dir: Path, model_name: str, version_: int | None) 
     return version_
 
 
-def _publish(staged: StagedVersion, entries: list[dict[str, Any]], artifacts_dir: Path, model_name: str,
+def _publish(staged: StagedVersion, entries: list[Entry], artifacts_dir: Path, model_name: str,
              pinned: bool, attempts: int = 3) -> None:
     """Rename the staged version into place. If a concurrent export took its number meanwhile, a pinned version
     fails (VersionError); a default one takes the next free number and its entries are renumbered."""
@@ -140,10 +135,10 @@ def _publish(staged: StagedVersion, entries: list[dict[str, Any]], artifacts_dir
         new = next_version(artifacts_dir, model_name, manifest.recorded_versions(artifacts_dir, model_name))
         staged.final = version_dir(artifacts_dir, model_name, new)
         for e in entries:
-            e["version"] = new
-            if "path" in e:
-                model, _, *rest = PurePosixPath(e["path"]).parts
-                e["path"] = PurePosixPath(model, str(new), *rest).as_posix()
+            e.version = new
+            if e.path is not None:
+                model, _, *rest = PurePosixPath(e.path).parts
+                e.path = PurePosixPath(model, str(new), *rest).as_posix()
 
 
 def _save_examples(version_dir: Path, reference: dict[str, np.ndarray], examples: Examples) -> None:
@@ -155,7 +150,7 @@ def _save_examples(version_dir: Path, reference: dict[str, np.ndarray], examples
 
 def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifacts_dir: Path, examples: Examples,
                  atol: float = gates.FLOAT_MAX_ABS_DIFF, version_: int | None = None,
-                 log: Callable[[dict[str, Any]], None] = print) -> list[dict[str, Any]]:
+                 log: Callable[[Entry], None] = print) -> list[Entry]:
     """Export and validate `formats` of one model as version `version_` (default: the next free one) into
     DIR/<spec.name>/<N>/; returns its manifest entries (failed cells included). The source is run once on the
     validation rows: every cell is compared with that. The version is published when at least one cell is ok;
@@ -182,31 +177,31 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
             try:
                 for edge in path_edges:
                     artifact = exporter.build(edge)
-                entry["export_seconds"] = round(sum(exporter.seconds[e.dst] for e in path_edges), 3)
+                entry.export_seconds = round(sum(exporter.seconds[e.dst] for e in path_edges), 3)
                 runtime = RUNTIMES[fmt]
-                entry["signature"] = runtime.signature(artifact, spec)
-                entry["path"] = (staged.final / artifact.relative_to(staged.dir)).relative_to(artifacts_dir).as_posix()
-                if fmt.startswith("tflite"):  # what the runtime will execute, op by op (issue: lean lanes)
-                    entry["ops"] = op_histogram(artifact)
-                entry.update(_describe(artifact, staged.dir / fmt))
-                check_layout(spec, entry["signature"])
+                entry.signature = runtime.signature(artifact, spec)
+                entry.path = (staged.final / artifact.relative_to(staged.dir)).relative_to(artifacts_dir).as_posix()
+                if fmt.startswith("tflite"):  # what the runtime will execute, op by op
+                    entry.ops = op_histogram(artifact)
+                described = _describe(artifact, staged.dir / fmt)
+                entry.bytes, entry.sha256, entry.files = described["bytes"], described["sha256"], described.get("files")
+                check_layout(spec, entry.signature)
                 start = time.perf_counter()
                 outputs = runtime.run(artifact, spec, examples.validation)
-                entry["validate_seconds"] = round(time.perf_counter() - start, 3)
-                entry["runtime"].update(getattr(outputs, "notes", {}))
-                entry["parity"] = gates.parity(fmt, outputs, reference, spec, examples.labels, atol)
-                entry["parity"]["split"] = examples.split
-                entry["status"] = "ok" if entry["parity"]["passed"] else "gate-failed"
+                entry.validate_seconds = round(time.perf_counter() - start, 3)
+                entry.runtime.update(getattr(outputs, "notes", {}))
+                entry.parity = gates.parity(fmt, outputs, reference, spec, examples.labels, atol)
+                entry.parity.split = examples.split
+                entry.status = "ok" if entry.parity.passed else "gate-failed"
             except Exception as exc:  # noqa: BLE001 - record, keep going with the other cells
-                entry["status"], entry["error"] = "failed", _first_line(exc)
+                entry.status, entry.error = "failed", _first_line(exc)
             log(entry)
             entries.append(entry)
         shutil.rmtree(staged.work, ignore_errors=True)
-        if any(e["status"] == "ok" for e in entries):
+        if any(e.ok for e in entries):
             _publish(staged, entries, artifacts_dir, spec.name, pinned)
         else:  # nothing worth serving: publish nothing, so `--version N` can simply be run again
             for e in entries:
-                for field_ in ("path", "files"):
-                    e.pop(field_, None)
-                e.setdefault("error", f"version {version_} not published: no cell of it passed")
+                e.path = e.files = None
+                e.error = e.error or f"version {version_} not published: no cell of it passed"
     return entries

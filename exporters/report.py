@@ -1,17 +1,16 @@
-"""The export summary: a console table, DIR/report.md and report.html with plots, for every model exported."""
+"""The export report: DIR/report.md and report.html with plots over the whole manifest, and the table row of one
+cell (also the console summary's)."""
 from __future__ import annotations
 
 import html
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from rich.console import Console
-from rich.table import Table
 
-from exporters import manifest
-from exporters.pipeline import SOURCE_OUTPUTS, VALIDATION_LABELS
+from rosetta.core import manifest
+from rosetta.core.manifest import Entry
+from rosetta.exporters.pipeline import SOURCE_OUTPUTS, VALIDATION_LABELS
 
 COLUMNS = ("model", "version", "lane", "format", "status", "max |diff|", "argmax agree", "accuracy", "source acc", "size KB",
            "export s", "validate s", "path")
@@ -21,41 +20,15 @@ def _num(value: float | None, fmt: str) -> str:
     return "-" if value is None else fmt.format(value)
 
 
-def _row(e: dict[str, Any]) -> list[str]:
-    p = e.get("parity")
-    head = [e["model_name"], str(e["version"]), e["lane"], e["format"], e["status"]]
+def row(e: Entry) -> list[str]:
+    p = e.parity
+    head = [e.model_name, str(e.version), e.lane or "-", e.format, e.status]
     if not p:
-        return [*head, *["-"] * 7, e.get("error", "")[:80]]
-    return [*head, f"{p['max_abs_diff']:.2e}",
-            _num(p["argmax_agreement"], "{:.4f}"), _num(p["accuracy"], "{:.4f}"), _num(p["source_accuracy"], "{:.4f}"),
-            f"{e['bytes'] / 1024:.0f}", f"{e['export_seconds']:.1f}", f"{e['validate_seconds']:.1f}",
-            e.get("path", "(not published)")]
-
-
-def why(e: dict[str, Any]) -> str:
-    """Why a cell is not ok: the gate's shortfalls, or the converter's / runtime's own error."""
-    return "; ".join(e["parity"]["failures"]) if "parity" in e and e["parity"]["failures"] else e.get("error", "")
-
-
-def print_summary(console: Console, entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Print the matrix and, if any cell failed, a table of the failures; return the failed entries."""
-    table = Table(title=f"export matrix ({len(entries)} cells)")
-    for column in COLUMNS:
-        table.add_column(column, overflow="fold")
-    for e in entries:
-        row = _row(e)
-        row[4] = f"[{'green' if e['status'] == 'ok' else 'red'}]{row[4]}[/]"
-        table.add_row(*row)
-    console.print(table)
-    failed = [e for e in entries if e["status"] != "ok"]
-    if failed:
-        bad = Table(title=f"[red]{len(failed)} cell(s) failed[/]")
-        for column in ("model", "format", "status", "why"):
-            bad.add_column(column, overflow="fold")
-        for e in failed:
-            bad.add_row(e["model_name"], e["format"], e["status"], why(e))
-        console.print(bad)
-    return failed
+        return [*head, *["-"] * 7, (e.error or "")[:80]]
+    return [*head, f"{p.max_abs_diff:.2e}",
+            _num(p.argmax_agreement, "{:.4f}"), _num(p.accuracy, "{:.4f}"), _num(p.source_accuracy, "{:.4f}"),
+            f"{(e.bytes or 0) / 1024:.0f}", f"{e.export_seconds or 0:.1f}", f"{e.validate_seconds or 0:.1f}",
+            e.path or "(not published)"]
 
 
 def _bar_chart(ax, labels, values, title, fmt="{:.4f}"):
@@ -67,19 +40,19 @@ def _bar_chart(ax, labels, values, title, fmt="{:.4f}"):
             ax.text(v, i, " " + fmt.format(v), va="center", fontsize=7)
 
 
-def _cells_plot(artifacts_dir: Path, entries: list[dict[str, Any]]) -> str | None:
+def _cells_plot(artifacts_dir: Path, entries: list[Entry]) -> str | None:
     import matplotlib.pyplot as plt
 
-    ok = [e for e in entries if "parity" in e]
+    ok = [e for e in entries if e.parity is not None]
     if not ok:
         return None
-    labels = [f"{e['model_name']}/{e['version']}/{e['format']}" for e in ok]
+    labels = [f"{e.model_name}/{e.version}/{e.format}" for e in ok]
     fig, axes = plt.subplots(1, 3, figsize=(17, 0.3 * len(ok) + 1.5))
-    _bar_chart(axes[0], labels, [max(e["parity"]["max_abs_diff"], 1e-9) for e in ok],
+    _bar_chart(axes[0], labels, [max(e.parity.max_abs_diff, 1e-9) for e in ok],
                "max |diff| vs source (log)", "{:.1e}")
     axes[0].set_xscale("log")
-    _bar_chart(axes[1], labels, [e["bytes"] / 1024 for e in ok], "size (KB)", "{:.0f}")
-    _bar_chart(axes[2], labels, [e["parity"]["examples"] / max(e["validate_seconds"], 1e-9) for e in ok],
+    _bar_chart(axes[1], labels, [(e.bytes or 0) / 1024 for e in ok], "size (KB)", "{:.0f}")
+    _bar_chart(axes[2], labels, [e.parity.examples / max(e.validate_seconds or 0, 1e-9) for e in ok],
                "validation throughput (examples/s)", "{:.0f}")
     for ax in axes[1:]:
         ax.set_yticklabels([])
@@ -89,20 +62,20 @@ def _cells_plot(artifacts_dir: Path, entries: list[dict[str, Any]]) -> str | Non
     return "report_cells.png"
 
 
-def _confusion_plot(artifacts_dir: Path, entries: list[dict[str, Any]]) -> str | None:
+def _confusion_plot(artifacts_dir: Path, entries: list[Entry]) -> str | None:
     """One confusion matrix per model whose source has a classifier output and labelled examples."""
     import matplotlib.pyplot as plt
 
     panels = []
-    for name in sorted({e["model_name"] for e in entries}):
-        newest = max((e for e in entries if e["model_name"] == name), key=lambda e: int(e["version"]))
-        head = manifest.spec_of(newest).classifier_output
-        labels, outputs = (manifest.version_file(artifacts_dir, newest, f) for f in (VALIDATION_LABELS, SOURCE_OUTPUTS))
+    for name in sorted({e.model_name for e in entries}):
+        newest = max((e for e in entries if e.model_name == name), key=lambda e: e.version)
+        head = newest.spec.classifier_output
+        labels, outputs = (newest.version_file(artifacts_dir, f) for f in (VALIDATION_LABELS, SOURCE_OUTPUTS))
         if head is None or not labels.is_file() or not outputs.is_file():
             continue
         with np.load(outputs) as saved:
             predicted = saved[head.name].argmax(-1)
-        panels.append((f"{name} v{newest['version']}", np.load(labels), predicted, head.shape[-1]))
+        panels.append((f"{name} v{newest.version}", np.load(labels), predicted, head.shape[-1]))
     if not panels:
         return None
     cols = min(len(panels), 3)
@@ -149,14 +122,14 @@ def write_report(artifacts_dir: Path) -> Path:
     matplotlib.use("Agg")
     artifacts_dir = Path(artifacts_dir)
     data = manifest.load(artifacts_dir)
-    entries = manifest.latest(data)
+    entries = data.latest()
     images = [p for p in (_cells_plot(artifacts_dir, entries), _confusion_plot(artifacts_dir, entries)) if p]
     bench = _bench_rows(artifacts_dir)
     if bench:
         images.append("bench/bench.png")
-    rows = [_row(e) for e in entries]
-    failed = [e for e in entries if e["status"] != "ok"]
-    md = ["# Rosetta export report", "", f"Created {data.get('created')}; schema v{data.get('schema_version')}; "
+    rows = [row(e) for e in entries]
+    failed = [e for e in entries if not e.ok]
+    md = ["# Rosetta export report", "", f"Created {data.created}; schema v{manifest.SCHEMA_VERSION}; "
           f"{len(entries) - len(failed)} of {len(entries)} cells ok.", "",
           "| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     md += ["| " + " | ".join(r) + " |" for r in rows]
@@ -165,19 +138,19 @@ def write_report(artifacts_dir: Path) -> Path:
            "Every cell runs in its own runtime on the model's validation examples.", ""]
     if failed:
         md += ["## Cells not ok", "", "| model | version | format | status | why |", "|---|---|---|---|---|"]
-        md += [f"| {e['model_name']} | {e['version']} | {e['format']} | {e['status']} | "
-               f"{why(e).replace('|', '/')[:300]} |" for e in failed] + [""]
-    ops = [e for e in entries if e.get("ops")]
+        md += [f"| {e.model_name} | {e.version} | {e.format} | {e.status} | "
+               f"{e.why().replace('|', '/')[:300]} |" for e in failed] + [""]
+    ops = [e for e in entries if e.ops]
     if ops:
         md += ["## TFLite operators (what LiteRT will execute)", "", "| model | format | ops | histogram |",
                "|---|---|---|---|"]
-        md += [f"| {e['model_name']} | {e['format']} | {sum(e['ops'].values())} | "
-               + ", ".join(f"{k} {v}" for k, v in e["ops"].items()) + " |" for e in ops] + [""]
+        md += [f"| {e.model_name} | {e.format} | {sum(e.ops.values())} | "
+               + ", ".join(f"{k} {v}" for k, v in e.ops.items()) + " |" for e in ops] + [""]
     if bench:
         md += ["## Latency and throughput (`make bench`)", "", "| " + " | ".join(BENCH_COLUMNS) + " |",
                "|" + "---|" * len(BENCH_COLUMNS)] + ["| " + " | ".join(r) + " |" for r in bench] + [""]
     md += [f"![{name}]({name})" for name in images]
-    md += ["", "## Tool versions", ""] + [f"- {k}: {v}" for k, v in data.get("tool_versions", {}).items()]
+    md += ["", "## Tool versions", ""] + [f"- {k}: {v}" for k, v in data.tool_versions.items()]
     (artifacts_dir / "report.md").write_text("\n".join(md) + "\n")
 
     tables = _html_table(COLUMNS, rows) + (f"<h2>Latency and throughput</h2>{_html_table(BENCH_COLUMNS, bench)}"
@@ -187,7 +160,7 @@ def write_report(artifacts_dir: Path) -> Path:
         "<!doctype html><meta charset=utf-8><title>Rosetta export report</title>"
         "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:2px 6px;"
         "font-size:13px}table{border-collapse:collapse}</style>"
-        f"<h1>Rosetta export report</h1><p>Created {html.escape(str(data.get('created')))}</p>"
+        f"<h1>Rosetta export report</h1><p>Created {html.escape(str(data.created))}</p>"
         f"{tables}{pictures}")
     return artifacts_dir / "report.md"
 

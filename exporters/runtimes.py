@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from rosetta.data import REPO_ROOT
+from rosetta.core.package_data import js_dir
+from rosetta.core.spec import ModelSpec, batch_size, slice_batch
 from rosetta.sources import name_outputs
-from rosetta.spec import ModelSpec, batch_size, slice_batch
 
-JS_DIR = REPO_ROOT / "js"
 CHUNK = 1000  # rows per runtime call: bounded memory, realistic batch
 SIGNATURE = "serving_default"  # the SavedModel / TFLite signature every artifact is called through
 
@@ -268,8 +267,9 @@ def _run_tfjs_backend(path: Path, spec: ModelSpec, inputs: Mapping[str, np.ndarr
     numpy_dtypes = {"float32": "<f4", "int32": "<i4", "bool": "u1"}
     with tempfile.TemporaryDirectory() as tmp:
         job = write_tfjs_job(Path(tmp), spec, inputs)
-        proc = subprocess.run(["node", str(JS_DIR / "tfjs_predict.mjs"), str(Path(path).resolve()), str(job),
-                               backend], capture_output=True, text=True, timeout=600, cwd=JS_DIR)
+        runners = js_dir()
+        proc = subprocess.run(["node", str(runners / "tfjs_predict.mjs"), str(Path(path).resolve()), str(job),
+                               backend], capture_output=True, text=True, timeout=600, cwd=runners)
         if proc.returncode != 0:
             raise RuntimeError(f"TF.js in Node failed: {proc.stderr.strip()[-2000:]}")
         shapes = json.loads(proc.stdout)

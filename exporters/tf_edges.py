@@ -12,11 +12,11 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from exporters.context import ExportContext
-from exporters.runtimes import SIGNATURE
-from exporters.tfjs_compat import tfjs_converter
+from rosetta.core.spec import ModelSpec
+from rosetta.exporters.context import ExportContext
+from rosetta.exporters.runtimes import SIGNATURE
+from rosetta.exporters.tfjs_compat import tfjs_converter
 from rosetta.sources import name_outputs
-from rosetta.spec import ModelSpec
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import torch
 
-from exporters.context import ExportContext
+from rosetta.core.spec import ModelSpec
+from rosetta.exporters.context import ExportContext
 from rosetta.sources import torch_module
-from rosetta.spec import ModelSpec
 
 EXAMPLE_ROWS = 2  # torch.export specialises a dimension of size 1; trace with 2 rows
 

@@ -1,6 +1,6 @@
-"""The framework lanes, each able to build and train every built-in architecture (models.architectures).
-Each module has the same shape: build(model, seed) / train / predict / save / load / get_weights / set_weights /
-export_source, plus CHECKPOINT and DISTRIBUTIONS.
+"""The framework lanes, each able to build and train every built-in architecture (rosetta.models.architectures).
+Each module implements rosetta.models.base.Lane: build / train / predict / save / load / get_weights /
+set_weights / export_source, plus CHECKPOINT and DISTRIBUTIONS.
 
 `keras`, `keras-jax` and `keras-torch` are one module (models.keras_lane) on three Keras backends. Keras fixes
 its backend at its first import, for the life of the process: a process runs the Keras lanes of one backend
@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import importlib
 import os
-from types import ModuleType
+from typing import TYPE_CHECKING, cast
 
 from rosetta import keras_backends
 from rosetta.contract import LANES
 
-_MODULES = {"keras": "models.keras_lane", "torch": "models.torch_lane", "jax": "models.jax_lane",
-            "keras-jax": "models.keras_lane", "keras-torch": "models.keras_lane"}
+if TYPE_CHECKING:
+    from rosetta.models.base import Lane
+
+_MODULES = {"keras": "rosetta.models.keras_lane", "torch": "rosetta.models.torch_lane", "jax": "rosetta.models.jax_lane",
+            "keras-jax": "rosetta.models.keras_lane", "keras-torch": "rosetta.models.keras_lane"}
 assert tuple(_MODULES) == LANES
 
 
@@ -35,7 +38,7 @@ def needs_own_process(name: str) -> bool:
     return backend is not None and fixed is not None and fixed != backend
 
 
-def lane(name: str) -> ModuleType:
+def lane(name: str) -> Lane:
     """Import a lane on demand: each framework costs seconds to import, and a run may need only one. A Keras lane
     sets KERAS_BACKEND before Keras is imported, and is refused once Keras runs another backend here."""
     if name not in _MODULES:
@@ -47,4 +50,4 @@ def lane(name: str) -> ModuleType:
                                   f"runs {keras_backends.fixed()} (Keras reads KERAS_BACKEND once, at import): run "
                                   f"it in its own process with KERAS_BACKEND={backend}")
         os.environ["KERAS_BACKEND"] = backend
-    return importlib.import_module(_MODULES[name])
+    return cast("Lane", importlib.import_module(_MODULES[name]))

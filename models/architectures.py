@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from rosetta import contract
-from rosetta.atomic import write_json
+from rosetta.core.atomic import write_json
 
 Weights = list[tuple[np.ndarray, ...]]
 

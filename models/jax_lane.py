@@ -14,12 +14,12 @@ import numpy as np
 import optax
 from flax import serialization
 
-from models import architectures as arch
-from models.architectures import Weights
-from models.common import EpochCallback, EpochTimer, History, TrainConfig, shuffled_batches, total_steps
 from rosetta import contract
-from rosetta.atomic import atomic_file
+from rosetta.core.atomic import atomic_file
 from rosetta.jax_function import JaxFunction
+from rosetta.models import architectures as arch
+from rosetta.models.architectures import Weights
+from rosetta.models.common import EpochCallback, EpochTimer, History, TrainConfig, shuffled_batches, total_steps
 
 CHECKPOINT = "params.msgpack"  # Flax variables {"params", "batch_stats"}, flax.serialization msgpack
 DISTRIBUTIONS = ("jax", "jaxlib", "flax", "optax")

@@ -12,11 +12,11 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from models import architectures as arch  # noqa: E402
-from models.architectures import Weights  # noqa: E402
-from models.common import EpochCallback, EpochStats, History, TrainConfig, total_steps  # noqa: E402
 from rosetta import contract  # noqa: E402
-from rosetta.atomic import atomic_file  # noqa: E402
+from rosetta.core.atomic import atomic_file  # noqa: E402
+from rosetta.models import architectures as arch  # noqa: E402
+from rosetta.models.architectures import Weights  # noqa: E402
+from rosetta.models.common import EpochCallback, EpochStats, History, TrainConfig, total_steps  # noqa: E402
 
 CHECKPOINT = "model.keras"
 BACKEND = keras.backend.backend()

@@ -8,11 +8,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from models import architectures as arch
-from models.architectures import Weights
-from models.common import EpochCallback, EpochTimer, History, TrainConfig, shuffled_batches, total_steps
 from rosetta import contract
-from rosetta.atomic import atomic_file
+from rosetta.core.atomic import atomic_file
+from rosetta.models import architectures as arch
+from rosetta.models.architectures import Weights
+from rosetta.models.common import EpochCallback, EpochTimer, History, TrainConfig, shuffled_batches, total_steps
 
 CHECKPOINT = "model.pt"  # a state_dict, loaded back with weights_only=True
 DISTRIBUTIONS = ("torch",)

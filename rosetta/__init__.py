@@ -2,7 +2,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from rosetta.core.manifest import Entry
 
 # Before anything imports TensorFlow: oneDNN's graph rewrites fuse ops into kernels only TF has (_FusedMatMul with
 # tanh, _MklLayerNorm), which the TF.js and TFLite converters then cannot map; without them every float artifact
@@ -10,7 +13,7 @@ from typing import Any
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
-def export(*args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+def export(*args: Any, **kwargs: Any) -> list[Entry]:
     """See rosetta.api.export (imported on use: frameworks cost seconds to import)."""
     from rosetta.api import export as _export
 

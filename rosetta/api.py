@@ -1,4 +1,5 @@
-"""Bring your own model: `rosetta.export(model, example_inputs, ...)`, the Python face of `rosetta export --model`."""
+"""The Python API, and the one place that publishes an export: `export` (any model) and `export_builtins` (the
+MNIST models' lanes) write the manifest and the report once per run. `rosetta export` is a shell over these."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
@@ -7,52 +8,13 @@ from typing import Any
 
 import numpy as np
 
+from rosetta.core import manifest
+from rosetta.core.examples import load_examples, split_examples
+from rosetta.core.manifest import Entry
+from rosetta.core.spec import SpecError, check_model_name
 from rosetta.sources import Source, SourceError, detect, load_source
-from rosetta.spec import SpecError, batch_size, check_model_name
 
-CALIBRATION_SHARE = 5  # one example in five calibrates int8 ...
-MAX_CALIBRATION = 500  # ... at most this many (the built-in models calibrate on 500 images too)
-MIN_SPLIT = 10  # below this, calibration and validation share every example (and the manifest says so)
-SPLIT_SEED = 0
-
-
-def load_examples(path: Path | str) -> np.ndarray | dict[str, np.ndarray]:
-    """`.npy`: one array (a one-input model); `.npz`: one array per input name."""
-    path = Path(path)
-    if path.suffix not in (".npy", ".npz"):
-        raise SpecError(f"{path}: example inputs must be a .npy or .npz file")
-    try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.lib.npyio.NpzFile):
-            with data:
-                return {k: data[k] for k in data.files}
-        return data
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such file") from None
-    except (ValueError, OSError, EOFError) as exc:
-        raise SpecError(f"{path}: not a readable numpy file ({exc})") from None
-
-
-def split_examples(examples: dict[str, np.ndarray], labels: np.ndarray | None):
-    """Validation and calibration rows from one example set.
-
-    A seeded random fifth (at most 500 rows) calibrates int8 and every other row validates every cell, so no
-    artifact is graded on the rows that calibrated it. Below 10 examples both sets are all of them.
-    """
-    from exporters.pipeline import Examples
-
-    n = batch_size(examples)
-    if labels is not None and len(labels) != n:
-        raise SpecError(f"labels: {len(labels)} rows, the example inputs have {n}")
-    if n < MIN_SPLIT:
-        return Examples(examples, examples, labels,
-                        f"{n} examples (< {MIN_SPLIT}): calibration and validation use all of them")
-    calib = np.sort(np.random.default_rng(SPLIT_SEED).choice(n, min(MAX_CALIBRATION, max(1, n // CALIBRATION_SHARE)),
-                                                              replace=False))
-    keep = np.setdiff1d(np.arange(n), calib)
-    return Examples({k: v[keep] for k, v in examples.items()}, {k: v[calib] for k, v in examples.items()},
-                    labels[keep] if labels is not None else None,
-                    f"{len(keep)} validation / {len(calib)} calibration rows of {n} examples (seeded random split)")
+Log = Callable[[Entry], None]
 
 
 def default_name(source: Source) -> str:
@@ -66,10 +28,18 @@ def default_name(source: Source) -> str:
     return check_model_name(name.lower()[:100])
 
 
+def _publish(artifacts: Path, entries: list[Entry]) -> None:
+    """Record a run's cells in the manifest and rewrite the report over the whole manifest."""
+    from rosetta.exporters.report import write_report
+
+    manifest.write(artifacts, entries)
+    write_report(artifacts)
+
+
 def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | str | Path, *,
            labels: np.ndarray | str | Path | None = None, name: str | None = None,
            formats: Sequence[str] | None = None, atol: float | None = None, artifacts: Path | str = "artifacts",
-           version: int | None = None, log: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+           version: int | None = None, log: Log | None = None) -> list[Entry]:
     """Export a model to every format the graph reaches from its framework (or `formats`), validate each artifact
     in its runtime against the model on the example inputs, and record them in `artifacts/manifest.json`.
 
@@ -78,13 +48,13 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
     `artifacts/<name>/<N>/`: the next free N, or `version` (refused with VersionError if it exists). Returns the
     manifest entries.
     """
-    from exporters import gates, manifest
-    from exporters.graph import plan
-    from exporters.pipeline import export_model, resolve_version
-    from exporters.report import write_report
+    from rosetta.exporters import gates
+    from rosetta.exporters.graph import plan
+    from rosetta.exporters.pipeline import export_model, resolve_version
 
+    artifacts = Path(artifacts)
     if name and version is not None:  # refuse a published version before loading anything
-        resolve_version(Path(artifacts), check_model_name(name), version)
+        resolve_version(artifacts, check_model_name(name), version)
     source = load_source(str(model)) if isinstance(model, (str, Path)) else detect(model, type(model).__name__)
     if isinstance(example_inputs, (str, Path)):
         example_inputs = load_examples(example_inputs)
@@ -94,8 +64,8 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
             raise SpecError("labels: give a .npy with one integer label per example")
     name = check_model_name(name) if name else default_name(source)
     if version is not None:  # a pinned version is refused before the model runs (default: chosen on export)
-        resolve_version(Path(artifacts), name, version)
-    spec, examples = infer_spec_or_raise(source, name, example_inputs)
+        resolve_version(artifacts, name, version)
+    spec, examples = _infer_spec(source, name, example_inputs)
     reachable = list(plan(source.lane))
     formats = list(formats) if formats else reachable
     unknown = [f for f in formats if f not in reachable]
@@ -103,15 +73,14 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
         raise SpecError(f"format(s) {', '.join(unknown)} not reachable from a {source.lane} model; "
                         f"reachable: {', '.join(reachable)}")
     split = split_examples(examples, None if labels is None else np.asarray(labels))
-    entries = export_model(source, spec, formats, Path(artifacts), split,
+    entries = export_model(source, spec, formats, artifacts, split,
                            atol=gates.FLOAT_MAX_ABS_DIFF if atol is None else atol, version_=version,
                            log=log or (lambda e: None))
-    manifest.write(Path(artifacts), entries)
-    write_report(Path(artifacts))
+    _publish(artifacts, entries)
     return entries
 
 
-def infer_spec_or_raise(source: Source, name: str, examples):
+def _infer_spec(source: Source, name: str, examples):
     from rosetta.sources import infer_spec
 
     try:
@@ -121,3 +90,42 @@ def infer_spec_or_raise(source: Source, name: str, examples):
     except Exception as exc:  # noqa: BLE001 - the model itself failed on its examples: say so, plainly
         raise SourceError(f"{source.origin}: the model fails on its example inputs "
                           f"({type(exc).__name__}: {str(exc)[:400]})") from None
+
+
+def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | None, artifacts: Path | str,
+                    data_dir: Path | None = None, version: int | None = None, log: Log | None = None,
+                    announce: Callable[[str], None] = print) -> tuple[list[Entry], list[str]]:
+    """Export the trained built-in `model` ("all" for both) in each of `lanes` this process can run; returns the
+    entries and the lanes it could not (Keras lanes of another backend than this process's Keras: run each in a
+    process of its own)."""
+    from rosetta import contract
+    from rosetta.builtins import export_builtin, mnist_examples
+    from rosetta.exporters.pipeline import resolve_version
+    from rosetta.mnist import load_split
+    from rosetta.models import needs_own_process
+
+    artifacts = Path(artifacts)
+    models = list(contract.BUILTIN_MODELS) if model == "all" else [model]
+    if version is not None:  # refuse a published version before loading data or models
+        for m in models:
+            for name in lanes:
+                resolve_version(artifacts, contract.served_name(m, name), version)
+    entries: list[Entry] = []
+    elsewhere: list[str] = []
+    examples = None
+    try:
+        for m in models:
+            for name in lanes:
+                # Known only once a Keras lane has run here: Keras fixes its backend at its first import.
+                if needs_own_process(name):
+                    elsewhere += [name] if name not in elsewhere else []
+                    continue
+                if examples is None:
+                    examples = mnist_examples(load_split("train", data_dir), load_split("test", data_dir))
+                announce(f"exporting {contract.served_name(m, name)}")
+                entries += export_builtin(m, name, formats, artifacts, examples, log=log or (lambda e: None),
+                                          version=version)
+    finally:  # what was published before a failure is recorded, never left on disk unlisted
+        if entries:
+            _publish(artifacts, entries)
+    return entries, elsewhere

@@ -1,4 +1,5 @@
-"""The built-in models (the MNIST MLP and CNN, trained in each lane) through the export path every model takes."""
+"""The built-in models (the MNIST MLP and CNN, trained in each lane) through the export path every model takes:
+their example sets and their checkpoints as sources (rosetta.api publishes the run)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
@@ -8,16 +9,16 @@ from typing import Any
 import numpy as np
 
 from rosetta import contract
-from rosetta.data import Split
+from rosetta.core.examples import Examples
+from rosetta.core.manifest import Entry
+from rosetta.mnist import Split
 from rosetta.sources import Source
 
 CALIBRATION_IMAGES = 500  # int8 calibration sample from the training split (seed 0)
 
 
-def mnist_examples(train: Split, test: Split):
+def mnist_examples(train: Split, test: Split) -> Examples:
     """Validation: the whole test split, with labels; calibration: 500 training images."""
-    from exporters.pipeline import Examples
-
     calibration = np.random.default_rng(0).choice(len(train), min(CALIBRATION_IMAGES, len(train)), replace=False)
     name = contract.MNIST_MLP.inputs[0].name
     return Examples({name: test.images}, {name: train.images[calibration]}, test.labels,
@@ -26,7 +27,7 @@ def mnist_examples(train: Split, test: Split):
 
 def builtin_source(model: str, lane: str, artifacts_dir: Path) -> tuple[Source, Any]:
     """The trained checkpoint of `model` in `lane`, as a source, and its spec under its served name."""
-    from models import lane as load_lane
+    from rosetta.models import lane as load_lane
 
     served = contract.served_name(model, lane)
     lane_module = load_lane(lane)
@@ -38,10 +39,10 @@ def builtin_source(model: str, lane: str, artifacts_dir: Path) -> tuple[Source, 
         contract.BUILTIN_MODELS[model].renamed(served)
 
 
-def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifacts_dir: Path, examples,
-                   log: Callable[[dict[str, Any]], None], version: int | None = None) -> list[dict[str, Any]]:
-    from exporters.graph import plan
-    from exporters.pipeline import export_model
+def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifacts_dir: Path, examples: Examples,
+                   log: Callable[[Entry], None], version: int | None = None) -> list[Entry]:
+    from rosetta.exporters.graph import plan
+    from rosetta.exporters.pipeline import export_model
 
     source, spec = builtin_source(model, lane, artifacts_dir)
     return export_model(source, spec, list(formats or plan(lane)), artifacts_dir, examples, version_=version, log=log)

@@ -5,7 +5,7 @@ site read a model's spec from the manifest.
 """
 from __future__ import annotations
 
-from rosetta.spec import ModelSpec, TensorSpec
+from rosetta.core.spec import ModelSpec, TensorSpec
 
 IMAGE_SHAPE = (28, 28)  # float32 in [0, 1], batch dimension in front
 NUM_CLASSES = 10

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 
 from rosetta import keras_backends
+from rosetta.core.spec import ModelSpec, SpecError, TensorSpec, batch_size
 from rosetta.jax_function import JaxFunction
-from rosetta.spec import ModelSpec, SpecError, TensorSpec, batch_size
 
 CHUNK = 1000  # rows per source call when computing reference outputs
 LAYOUTS = {"torch": "NCHW", "keras": "NHWC", "jax": "NHWC"}  # each framework's convention for rank-4 images

@@ -1,15 +1,15 @@
-"""`python -m serving`: the ORT model server (the container's entry point; same flags as `rosetta serve`)."""
+"""`python -m rosetta.serving`: the ORT model server (the container's entry point; same flags as `rosetta serve`)."""
 from __future__ import annotations
 
 import argparse
 import sys
 
-from serving.server.config import add_serve_arguments, config_from_args
-from serving.server.app import serve
+from rosetta.serving.server.app import serve
+from rosetta.serving.server.config import add_serve_arguments, config_from_args
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m serving", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m rosetta.serving", description=__doc__)
     add_serve_arguments(parser)
     return serve(config_from_args(parser.parse_args(argv)))
 

@@ -7,7 +7,7 @@ import pytest
 
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
-from rosetta.data import Split, load_split  # noqa: E402
+from rosetta.mnist import Split, load_split  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 
-
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT_LOCK = ROOT / "requirements.lock"
 NODEPS = ROOT / "requirements-nodeps.txt"
@@ -38,8 +37,8 @@ class SideLock:
 SIDE_LOCKS = [
     SideLock(ROOT / "tools" / "k8s-check" / "requirements.in", ROOT / "tools" / "k8s-check" / "requirements.lock"),
     SideLock(ROOT / "serving" / "tfserving" / "requirements.in", ROOT / "serving" / "tfserving" / "requirements.lock"),
-    SideLock(ROOT / "serving" / "tools" / "mlserver-requirements.in",
-             ROOT / "serving" / "tools" / "mlserver-requirements.lock"),
+    SideLock(ROOT / "benchmarks" / "serving" / "mlserver-requirements.in",
+             ROOT / "benchmarks" / "serving" / "mlserver-requirements.lock"),
 ]
 
 

@@ -1,1 +1,1 @@
-"""The static download site and browser demo for the mobile and browser artifacts (`python -m web.site`)."""
+"""The static download site and browser demo for the mobile and browser artifacts (`python -m rosetta.web.site`)."""

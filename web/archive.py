@@ -9,11 +9,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from exporters.manifest import file_sha256
-from web.catalog import Artifact, Catalogue, Model
-from web.snippets import for_model
-from web.stage import model_dir
-from web.tensors import Tensor, io
+from rosetta.core import manifest
+from rosetta.core.digest import file_sha256
+from rosetta.web.catalog import Artifact, Catalogue, Model
+from rosetta.web.snippets import for_model
+from rosetta.web.stage import model_dir
+from rosetta.web.tensors import Tensor, io
 
 FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest zip date: no build time leaks into the bytes
 
@@ -29,11 +30,10 @@ def archive_path(artifact: Artifact) -> str:
 
 def manifest_excerpt(catalogue: Catalogue, model: Model) -> dict[str, Any]:
     m = catalogue.manifest
-    return {"schema_version": m["schema_version"], "created": m.get("created"),
-            "tool_versions": m.get("tool_versions", {}),
+    return {"schema_version": manifest.SCHEMA_VERSION, "created": m.created, "tool_versions": m.tool_versions,
             "note": "entries as in the full manifest (paths relative to its artifacts dir); in this archive each "
                     "artifact's files are under <format>/",
-            "artifacts": [a.entry for a in model.artifacts]}
+            "artifacts": [a.entry.to_json() for a in model.artifacts]}
 
 
 def _tensor_line(t: Tensor) -> str:
@@ -49,7 +49,7 @@ def readme(model: Model) -> str:
         lines += [model.spec.description, ""]
     lines += ["| format | file | bytes | sha256 | accuracy |", "| --- | --- | --- | --- | --- |"]
     for a in model.artifacts:
-        acc = a.entry["parity"].get("accuracy")
+        acc = a.entry.parity.accuracy
         for f in a.files:
             lines.append(f"| {a.format} | {a.format}/{f.name} | {f.bytes} | `{f.sha256}` | "
                          f"{'-' if acc is None else f'{acc:.4f}'} |")
@@ -85,7 +85,7 @@ def write_archive(catalogue: Catalogue, model: Model, site: Path) -> Path:
             members[f"{a.format}/{f.name}"] = staged.read_bytes()
             sums.append(f"{file_sha256(staged)}  {a.format}/{f.name}")
     members["README.md"] = readme(model).encode()
-    members["manifest.json"] = (json.dumps(manifest_excerpt(catalogue, model), indent=2) + "\n").encode()
+    members[manifest.FILENAME] = (json.dumps(manifest_excerpt(catalogue, model), indent=2) + "\n").encode()
     members["SHA256SUMS"] = ("\n".join(sums) + "\n").encode()
     with zipfile.ZipFile(out, "w") as zf:
         for name in sorted(members):

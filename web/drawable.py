@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from rosetta.spec import ModelSpec
+from rosetta.core.spec import ModelSpec
 
 # layout -> (shape of one example as a function of H, W), for the grey-scale layouts the pad can produce
 _LAYOUTS = {"NHW": lambda h, w: [1, h, w], "NHWC": lambda h, w: [1, h, w, 1], "NCHW": lambda h, w: [1, 1, h, w]}

@@ -4,11 +4,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from exporters.manifest import file_sha256
-from web.catalog import Artifact, Catalogue, Model
-from web.drawable import drawing_demo
-from web.stage import model_dir
-from web.tensors import Tensor, io
+from rosetta.core import manifest
+from rosetta.core.digest import file_sha256
+from rosetta.web.catalog import Artifact, Catalogue, Model
+from rosetta.web.drawable import drawing_demo
+from rosetta.web.stage import model_dir
+from rosetta.web.tensors import Tensor, io
 
 INDEX_SCHEMA_VERSION = 2
 PARITY_KEYS = ("examples", "max_abs_diff", "argmax_agreement", "accuracy", "source_accuracy", "gate", "passed",
@@ -25,19 +26,19 @@ def tensor_record(t: Tensor) -> dict[str, Any]:
 def artifact_record(model: Model, a: Artifact) -> dict[str, Any]:
     e, base, tensors = a.entry, model_dir(a), io(model, a)
     return {
-        "model_name": a.model_name, "format": a.format, "version": e["version"], "url": f"{base}/{a.main}",
-        "bytes": e["bytes"], "sha256": e["sha256"],
-        # a multi-file artifact's manifest sha256 is over its sorted "path sha256" lines (exporters/manifest.py)
-        "sha256_of": "tree" if "files" in e else "file",
+        "model_name": a.model_name, "format": a.format, "version": e.version, "url": f"{base}/{a.main}",
+        "bytes": e.bytes, "sha256": e.sha256,
+        # a multi-file artifact's manifest sha256 is over its sorted "path sha256" lines (rosetta.core.digest)
+        "sha256_of": "tree" if e.files is not None else "file",
         "files": [{"url": f"{base}/{f.name}", "bytes": f.bytes, "sha256": f.sha256}  # the file to open first
                   for f in sorted(a.files, key=lambda f: (f.name != a.main, f.name))],
-        "accuracy": e["parity"].get("accuracy"),
-        "parity": {k: e["parity"][k] for k in PARITY_KEYS if k in e["parity"]},
-        "converter": e.get("converter", {}).get("path"),
-        "validated_in": e.get("runtime"),
+        "accuracy": e.parity.accuracy,
+        "parity": {k: getattr(e.parity, k) for k in PARITY_KEYS},
+        "converter": e.converter.get("path"),
+        "validated_in": e.runtime or None,
         "inputs": [tensor_record(t) for t in tensors.inputs],
         "outputs": [tensor_record(t) for t in tensors.outputs],
-        "signature": e["signature"],
+        "signature": e.signature,
     }
 
 
@@ -68,8 +69,8 @@ def build_index(catalogue: Catalogue, site: Path, archives: dict[str, Path],
         })
     return {
         "schema_version": INDEX_SCHEMA_VERSION,
-        "manifest": {"schema_version": m["schema_version"], "created": m.get("created"),
-                     "tool_versions": m.get("tool_versions", {})},
+        "manifest": {"schema_version": manifest.SCHEMA_VERSION, "created": m.created,
+                     "tool_versions": m.tool_versions},
         "browser_runtimes": runtimes,
         "models": models,
         "unavailable": list(catalogue.unavailable),

@@ -10,8 +10,8 @@ from string import Template
 from typing import Any
 from urllib.parse import quote
 
-from web.catalog import Catalogue
-from web.snippets import for_model
+from rosetta.web.catalog import Catalogue
+from rosetta.web.snippets import for_model
 
 HERE = Path(__file__).resolve().parent
 TEMPLATE = HERE / "templates" / "index.html"

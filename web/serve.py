@@ -11,7 +11,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import TextIO
 
-from web.catalog import SiteError
+from rosetta.web.catalog import SiteError
 
 HOST = "127.0.0.1"  # loopback only: the site is for this machine's browser
 DEFAULT_PORT = 8000

@@ -1,7 +1,7 @@
 """Build the static download site + browser demo from an artifacts dir (served by serving.server.artifact_site, or by
 `rosetta site --serve`).
 
-    rosetta site                      # or: python -m web.site --artifacts artifacts --out artifacts/site
+    rosetta site                      # or: python -m rosetta.web.site --artifacts artifacts --out artifacts/site
 
 The bundle: index.json and index.html (every tflite-int8 / tflite-fp32 / tfjs / onnx artifact of every model in
 the manifest with size, sha256, accuracy, parity, tensors and load snippets), models/<model>/<format>/ (verified
@@ -18,16 +18,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from rosetta.atomic import atomic_dir
-from web.archive import write_archive
-from web.catalog import Catalogue, SiteError, collect
-from web.drawable import drawing_demo
-from web.examples import Examples, examples_json
-from web.listing import build_index
-from web.render import render_index
-from web.sri import add_integrity, integrity
-from web.stage import stage
-from web.vendor import copy_runtimes
+from rosetta.core.atomic import atomic_dir
+from rosetta.web.archive import write_archive
+from rosetta.web.catalog import Catalogue, SiteError, collect
+from rosetta.web.drawable import drawing_demo
+from rosetta.web.examples import Examples, examples_json
+from rosetta.web.listing import build_index
+from rosetta.web.render import render_index
+from rosetta.web.sri import add_integrity, integrity
+from rosetta.web.stage import stage
+from rosetta.web.vendor import copy_runtimes
 
 HERE = Path(__file__).resolve().parent
 INDEX_JSON = "index.json"
@@ -102,7 +102,7 @@ def _write_json(path: Path, payload: Any, indent: int | None = 2) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m web.site", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m rosetta.web.site", description=__doc__.split("\n\n")[0])
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"), help="dir with manifest.json")
     parser.add_argument("--out", type=Path, default=None, help="site dir (default: <artifacts>/site)")
     args = parser.parse_args(argv)

@@ -10,9 +10,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from web.catalog import Artifact, Catalogue, Model
-from web.stage import model_dir
-from web.tensors import Io, Tensor, io
+from rosetta.web.catalog import Artifact, Catalogue, Model
+from rosetta.web.stage import model_dir
+from rosetta.web.tensors import Io, Tensor, io
 
 Locate = Callable[[Artifact], str]  # where the reader finds an artifact's main file (site or archive path)
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from web.catalog import SiteError
+from rosetta.web.catalog import SiteError
 
 _TAG = re.compile(r"<(script|link)\b[^>]*>", re.IGNORECASE)
 _URL_ATTR = re.compile(r"""\s(src|href)=(["'])([^"']+)\2""", re.IGNORECASE)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from exporters.manifest import file_sha256
-from web.catalog import Artifact, SiteError
+from rosetta.core.digest import file_sha256
+from rosetta.web.catalog import Artifact, SiteError
 
 
 def model_dir(artifact: Artifact) -> str:

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from rosetta.spec import TensorSpec
-from web.catalog import Artifact, Model, SiteError
+from rosetta.core.spec import TensorSpec
+from rosetta.web.catalog import Artifact, Model, SiteError
 
 # Runtimes decorate tensor names: TFLite "serving_default_x:0", TF.js "x:0".
 _DECORATION = re.compile(r"^serving_default_|:\d+$")
@@ -44,7 +44,7 @@ class Io:
 
 
 def io(model: Model, artifact: Artifact) -> Io:
-    sig = artifact.entry["signature"]
+    sig = artifact.entry.signature
     where = f"{model.name}/{artifact.format}"
     return Io(_join(model.spec.inputs, sig["inputs"], f"{where} inputs"),
               _join(model.spec.outputs, sig["outputs"], f"{where} outputs"))

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zoo import inputs
+from rosetta.zoo import inputs
 
 EXAMPLES = 320  # rows per model: 256 validate every cell, 64 calibrate int8 (a 1-in-5 split), enough that one
 # flipped answer is 0.4% of the int8 agreement, not the 2% that would fail the 99% gate on its own
@@ -33,31 +33,31 @@ class ZooModel:
 
 
 ZOO: tuple[ZooModel, ...] = (
-    ZooModel("zoo-mobilenet-v3-keras", "keras", "zoo.keras_models:mobilenet_v3_small",
+    ZooModel("zoo-mobilenet-v3-keras", "keras", "rosetta.zoo.keras_models:mobilenet_v3_small",
              lambda n: {"image": inputs.pixels_nhwc(n, (32, 32, 3), seed=1, scale=255.0)},
              ((10,),), {"image": "NHWC"},
              description="keras.applications MobileNetV3Small alpha 0.75, 32x32x3 raw pixels, 10-way softmax",
              atol=1e-4),  # 2.5-3.7e-5 in every float runtime vs Keras (256 examples), argmax 100%: float32 order
-    ZooModel("zoo-two-input-keras", "keras", "zoo.keras_models:two_input",
+    ZooModel("zoo-two-input-keras", "keras", "rosetta.zoo.keras_models:two_input",
              lambda n: {"image": inputs.pixels_nhwc(n, (16, 16, 3), seed=2), "tabular": inputs.tabular(n, 8, seed=3)},
              ((10,), (1,)), {"image": "NHWC"},
              description="image + tabular vector -> class probabilities + a regression score"),
-    ZooModel("zoo-transformer-torch", "torch", "zoo.torch_models:transformer_classifier",
+    ZooModel("zoo-transformer-torch", "torch", "rosetta.zoo.torch_models:transformer_classifier",
              lambda n: {"tokens": inputs.token_embeddings(n, 16, 32, seed=4)},
              ((10,),), {},
              description="nn.TransformerEncoder (2 layers, 4 heads, D=32, GELU, LayerNorm) -> mean-pool -> softmax",
              known_limits={"tfjs": ("Unsupported Ops in the model before optimization Erfc",
                                     "exact GELU becomes tf.nn.gelu, which TF lowers to Erfc; TF.js 4.22 has Erf but "
                                     "no Erfc kernel (tensorflowjs op_list)")}),
-    ZooModel("zoo-convnet-torch", "torch", "zoo.torch_models:conv_net",
+    ZooModel("zoo-convnet-torch", "torch", "rosetta.zoo.torch_models:conv_net",
              lambda n: {"images": inputs.normalized_nchw(n, (3, 32, 32), seed=5)},
              ((10,),), {"images": "NCHW"},
              description="Conv2d/BatchNorm2d/ReLU/MaxPool x2 -> AdaptiveAvgPool -> Linear -> softmax, NCHW"),
-    ZooModel("zoo-two-input-torch", "torch", "zoo.torch_models:two_input",
+    ZooModel("zoo-two-input-torch", "torch", "rosetta.zoo.torch_models:two_input",
              lambda n: {"images": inputs.normalized_nchw(n, (3, 32, 32), seed=6), "features": inputs.tabular(n, 6, 7)},
              ((10,),), {"images": "NCHW"},
              description="NCHW image + feature vector -> class probabilities"),
-    ZooModel("zoo-resnet-jax", "jax", "zoo.jax_models:resnet",
+    ZooModel("zoo-resnet-jax", "jax", "rosetta.zoo.jax_models:resnet",
              lambda n: {"images": inputs.pixels_nhwc(n, (32, 32, 3), seed=8)},
              ((10,),), {"images": "NHWC"},
              description="Flax ResNet: stem + 2 basic blocks (BatchNorm inference, residual), GAP, Dense, softmax",

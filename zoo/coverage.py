@@ -1,15 +1,16 @@
 """The zoo's coverage grid (model x format: ok / gate-failed / failed, with max |diff| and the reason), read
-from manifest v3 entries (each (model, format)'s newest attempt) and written as coverage.md, coverage.json and coverage.png."""
+from the manifest's entries (each (model, format)'s newest attempt) and written as coverage.md, coverage.json and
+coverage.png."""
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from exporters.manifest import SCHEMA_VERSION
-from rosetta.atomic import atomic_file, write_json
+from rosetta.core import manifest
+from rosetta.core.atomic import atomic_file, write_json
+from rosetta.core.manifest import Entry, ManifestError
 
 # Display order; formats the manifest has beyond these are appended in order of appearance.
 FORMATS = ("savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "torchscript", "pt2")
@@ -19,7 +20,7 @@ COLORS = {"ok": "#2e7d32", "gate-failed": "#ef6c00", "failed": "#c62828", NOT_RE
 
 
 class CoverageError(ValueError):
-    """The manifest cannot be read as schema v3: the message says what is wrong."""
+    """The manifest cannot be read: the message says what is wrong."""
 
 
 @dataclass(frozen=True)
@@ -34,48 +35,34 @@ class Cell:
     converter: str | None = None
 
 
-def cell_from_entry(entry: Mapping[str, Any]) -> Cell:
-    try:
-        model, fmt, status = entry["model_name"], entry["format"], entry["status"]
-    except KeyError as exc:
-        raise CoverageError(f"manifest entry without {exc.args[0]!r}: {sorted(entry)}") from None
-    if status not in STATUSES:
-        raise CoverageError(f"{model}/{fmt}: unknown status {status!r}; valid: {', '.join(STATUSES)}")
-    parity = entry.get("parity") or {}
-    if status == "failed":
-        reason = str(entry.get("error") or "failed without an error message")
-    elif status == "gate-failed":
-        reason = "; ".join(parity.get("failures") or []) or "gate failed without recorded shortfalls"
+def cell_from_entry(entry: Entry) -> Cell:
+    if entry.status == "failed":
+        reason = entry.error or "failed without an error message"
+    elif entry.status == "gate-failed":
+        reason = entry.why() or "gate failed without recorded shortfalls"
     else:
         reason = ""
-    return Cell(model, fmt, status, entry.get("lane"), parity.get("max_abs_diff"), parity.get("argmax_agreement"),
-                reason, (entry.get("converter") or {}).get("path"))
+    parity = entry.parity
+    return Cell(entry.model_name, entry.format, entry.status, entry.lane, parity and parity.max_abs_diff,
+                parity and parity.argmax_agreement, reason, entry.converter.get("path"))
 
 
-def read_manifest(path: Path) -> list[dict[str, Any]]:
-    """The artifact entries of a schema-v3 manifest."""
+def read_manifest(artifacts_dir: Path) -> list[Entry]:
+    """Every artifact entry of DIR's manifest."""
     try:
-        manifest = json.loads(Path(path).read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise CoverageError(f"{path}: cannot read the manifest ({exc})") from None
-    if not isinstance(manifest, dict) or manifest.get("schema_version") != SCHEMA_VERSION:
-        version = manifest.get("schema_version") if isinstance(manifest, dict) else None
-        raise CoverageError(f"{path}: schema_version {version!r}, expected {SCHEMA_VERSION}")
-    entries = manifest.get("artifacts")
-    if not isinstance(entries, list):
-        raise CoverageError(f"{path}: 'artifacts' must be a list")
-    return entries
+        return manifest.load(artifacts_dir, missing_ok=False).entries
+    except ManifestError as exc:
+        raise CoverageError(str(exc)) from None
 
 
-def cells(entries: Iterable[Mapping[str, Any]]) -> list[Cell]:
+def cells(entries: Iterable[Entry]) -> list[Cell]:
     """One cell per (model, format): its newest version's entry (the latest `make zoo` run's result, ok or not;
     equal versions: the later entry wins)."""
     by_key: dict[tuple[str, str], tuple[int, Cell]] = {}
     for entry in entries:
         cell = cell_from_entry(entry)
-        version = int(entry.get("version", 0))
-        if version >= by_key.get((cell.model, cell.format), (version, None))[0]:
-            by_key[(cell.model, cell.format)] = (version, cell)
+        if entry.version >= by_key.get((cell.model, cell.format), (entry.version, None))[0]:
+            by_key[(cell.model, cell.format)] = (entry.version, cell)
     return [cell for _, cell in by_key.values()]
 
 
@@ -174,7 +161,7 @@ def png(grid: list[Cell], order: Iterable[str] = ()) -> bytes:
     return buffer.getvalue()
 
 
-def write_coverage(out_dir: Path, entries: Iterable[Mapping[str, Any]], order: Iterable[str] = (),
+def write_coverage(out_dir: Path, entries: Iterable[Entry], order: Iterable[str] = (),
                    crashed: Mapping[str, str] | None = None) -> dict[str, Path]:
     """coverage.md, coverage.json and coverage.png in `out_dir`; returns their paths."""
     grid, order = cells(entries), list(order)

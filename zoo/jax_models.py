@@ -9,8 +9,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import linen as nn
 
-from zoo import inputs
-from zoo.calibrate import CALIBRATION_EXAMPLES, CALIBRATION_SEED_OFFSET, head_affine
+from rosetta.zoo import inputs
+from rosetta.zoo.calibrate import CALIBRATION_EXAMPLES, CALIBRATION_SEED_OFFSET, head_affine
 
 SEED = 0
 IMAGE_HWC = (32, 32, 3)

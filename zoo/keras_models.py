@@ -9,8 +9,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from zoo import inputs  # noqa: E402
-from zoo.calibrate import CALIBRATION_EXAMPLES, CALIBRATION_SEED_OFFSET, head_affine  # noqa: E402
+from rosetta.zoo import inputs  # noqa: E402
+from rosetta.zoo.calibrate import CALIBRATION_EXAMPLES, CALIBRATION_SEED_OFFSET, head_affine  # noqa: E402
 
 SEED = 0
 MOBILENET_SHAPE = (32, 32, 3)

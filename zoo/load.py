@@ -6,7 +6,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from rosetta.sources import Source, load_source
-from zoo.catalog import ZooModel
+from rosetta.zoo.catalog import ZooModel
 
 
 def build(model: ZooModel) -> Source:

@@ -1,4 +1,4 @@
-"""`python -m zoo.run`: every zoo model through `rosetta export`, then the coverage grid from the manifest.
+"""`python -m rosetta.zoo.run`: every zoo model through `rosetta export`, then the coverage grid from the manifest.
 
 Each model is one `rosetta export --model SOURCE --example-inputs X.npz --name NAME --artifacts DIR` run. The
 entries each run adds to DIR/manifest.json are kept per model, so the grid is complete whether the exporter
@@ -13,13 +13,13 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from rosetta.atomic import atomic_file
-from zoo.catalog import ZOO, ZooModel, by_name
-from zoo.coverage import CoverageError, read_manifest, write_coverage
+from rosetta.core.atomic import atomic_file
+from rosetta.core.manifest import Entry
+from rosetta.zoo.catalog import ZOO, ZooModel, by_name
+from rosetta.zoo.coverage import CoverageError, read_manifest, write_coverage
 
 DEFAULT_ARTIFACTS = Path("artifacts/zoo")
 EXPORT_TIMEOUT_S = 1800
@@ -41,18 +41,17 @@ def export_command(model: ZooModel, inputs: Path, artifacts: Path) -> list[str]:
     return command + (["--atol", repr(model.atol)] if model.atol is not None else [])
 
 
-def entries_for(manifest: Path, model_name: str) -> list[dict[str, Any]]:
+def entries_for(artifacts: Path, model_name: str) -> list[Entry]:
     try:
-        return [e for e in read_manifest(manifest) if e.get("model_name") == model_name]
+        return [e for e in read_manifest(artifacts) if e.model_name == model_name]
     except CoverageError:
         return []
 
 
-def run_zoo(models: Sequence[ZooModel], artifacts: Path, log=print) -> tuple[list[dict[str, Any]], dict[str, str]]:
+def run_zoo(models: Sequence[ZooModel], artifacts: Path, log=print) -> tuple[list[Entry], dict[str, str]]:
     """Export every model; returns (its manifest entries, {model: why it left none})."""
-    entries: list[dict[str, Any]] = []
+    entries: list[Entry] = []
     crashed: dict[str, str] = {}
-    manifest = artifacts / "manifest.json"
     for model in models:
         inputs = write_inputs(model, artifacts / "inputs")
         command = export_command(model, inputs, artifacts)
@@ -63,7 +62,7 @@ def run_zoo(models: Sequence[ZooModel], artifacts: Path, log=print) -> tuple[lis
             output, code = (proc.stdout + proc.stderr), proc.returncode
         except subprocess.TimeoutExpired as exc:
             output, code = f"timed out after {EXPORT_TIMEOUT_S}s: {exc.output or ''}", None
-        found = entries_for(manifest, model.name)
+        found = entries_for(artifacts, model.name)
         log(f"[zoo] {model.name}: exit {code}, {len(found)} artifacts in {time.monotonic() - started:.0f}s")
         if found:
             entries += found
@@ -73,7 +72,7 @@ def run_zoo(models: Sequence[ZooModel], artifacts: Path, log=print) -> tuple[lis
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m zoo.run", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m rosetta.zoo.run", description=__doc__.splitlines()[0])
     parser.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
     parser.add_argument("--model", action="append", choices=[m.name for m in ZOO],
                         help="only these zoo models (repeatable); default: all")
@@ -82,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     entries, crashed = run_zoo(models, args.artifacts)
     paths = write_coverage(args.artifacts, entries, order=[m.name for m in models], crashed=crashed)
     print(f"[zoo] coverage: {paths['md']}  {paths['json']}  {paths['png']}")
-    failed = crashed or any(e.get("status") != "ok" for e in entries)
+    failed = crashed or any(not e.ok for e in entries)
     return 1 if failed else 0
 
 

@@ -5,8 +5,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from zoo import inputs
-from zoo.calibrate import CALIBRATION_EXAMPLES, CALIBRATION_SEED_OFFSET, head_affine
+from rosetta.zoo import inputs
+from rosetta.zoo.calibrate import CALIBRATION_EXAMPLES, CALIBRATION_SEED_OFFSET, head_affine
 
 SEED = 0
 TOKENS, WIDTH, HEADS, LAYERS = 16, 32, 4, 2

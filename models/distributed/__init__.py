@@ -13,10 +13,10 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
-_MODULES = {"jax": "models.distributed.jax_dp", "torch": "models.distributed.torch_ddp",
-            "keras": "models.distributed.keras_mirrored",
-            # Keras on its JAX backend (the keras-jax lane, issue 10 section 1): the Keras distribution API.
-            "keras-jax": "models.distributed.keras_jax_dp"}
+_MODULES = {"jax": "rosetta.models.distributed.jax_dp", "torch": "rosetta.models.distributed.torch_ddp",
+            "keras": "rosetta.models.distributed.keras_mirrored",
+            # Keras on its JAX backend (the keras-jax lane): the Keras distribution API.
+            "keras-jax": "rosetta.models.distributed.keras_jax_dp"}
 # Lanes with no data-parallel engine here, and why.
 UNSUPPORTED = {
     "keras-torch": "Keras 3's distribution API (keras.distribution) runs on the JAX backend only, and Keras's "

@@ -18,8 +18,8 @@ import os
 import re
 import sys
 
-from models.distributed import DistributedError
 from rosetta import keras_backends
+from rosetta.models.distributed import DistributedError
 
 XLA_HOST_DEVICES = "--xla_force_host_platform_device_count"
 

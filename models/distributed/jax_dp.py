@@ -12,9 +12,9 @@ import jax
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
-from models import jax_lane
-from models.common import EpochCallback, History, TrainConfig
-from models.distributed import DistributedError
+from rosetta.models import jax_lane
+from rosetta.models.common import EpochCallback, History, TrainConfig
+from rosetta.models.distributed import DistributedError
 
 AXIS = "data"
 

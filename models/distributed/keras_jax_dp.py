@@ -9,9 +9,9 @@ import jax
 import keras
 import numpy as np
 
-from models import keras_lane
-from models.common import EpochCallback, History, TrainConfig
-from models.distributed import DistributedError
+from rosetta.models import keras_lane
+from rosetta.models.common import EpochCallback, History, TrainConfig
+from rosetta.models.distributed import DistributedError
 
 
 def distribution(devices: int) -> keras.distribution.DataParallel:

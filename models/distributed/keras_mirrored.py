@@ -11,9 +11,9 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from models import keras_lane
-from models.common import EpochCallback, History, TrainConfig
-from models.distributed import DistributedError
+from rosetta.models import keras_lane
+from rosetta.models.common import EpochCallback, History, TrainConfig
+from rosetta.models.distributed import DistributedError
 
 
 def _devices(devices: int) -> list[str]:

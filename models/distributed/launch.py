@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-WORKER = "models.distributed.worker"
+WORKER = "rosetta.models.distributed.worker"
 
 
 def torchrun() -> list[str]:
@@ -16,7 +16,7 @@ def torchrun() -> list[str]:
 
 
 def command(lane: str, devices: int, worker_args: list[str]) -> list[str]:
-    """`worker_args`: the worker's flags (models.distributed.worker), without --lane and --devices."""
+    """`worker_args`: the worker's flags (rosetta.models.distributed.worker), without --lane and --devices."""
     args = ["-m", WORKER, "--lane", lane, "--devices", str(devices), *worker_args]
     if lane == "torch":
         # --standalone: a local rendezvous on a free port; multi-node: --nnodes/--rdzv-endpoint (README).

@@ -14,9 +14,9 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from models import torch_lane
-from models.common import EpochCallback, EpochTimer, History, TrainConfig, shuffled_batches
-from models.distributed import DistributedError
+from rosetta.models import torch_lane
+from rosetta.models.common import EpochCallback, EpochTimer, History, TrainConfig, shuffled_batches
+from rosetta.models.distributed import DistributedError
 
 
 def backend() -> str:

@@ -1,4 +1,4 @@
-"""One lane's data-parallel training run, in its own process(es): `python -m models.distributed.worker` (JAX,
+"""One lane's data-parallel training run, in its own process(es): `python -m rosetta.models.distributed.worker` (JAX,
 Keras: one process, N devices) or under torchrun (torch: N processes), and in each pod of k8s/training. Devices
 are configured before anything imports a framework; then rosetta.training.train_lane trains, evaluates and
 (rank 0) writes as usual. Imports nothing but numpy before that (rosetta.contract, rosetta.data)."""
@@ -9,14 +9,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from models.distributed import DistributedError
-from models.distributed import devices as device_setup
 from rosetta import contract
-from rosetta.data import DEFAULT_DATA_DIR
+from rosetta.mnist import DEFAULT_DATA_DIR
+from rosetta.models.distributed import DistributedError
+from rosetta.models.distributed import devices as device_setup
 
 
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m models.distributed.worker", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m rosetta.models.distributed.worker", description=__doc__)
     parser.add_argument("--lane", required=True)
     parser.add_argument("--devices", type=int, required=True, help="over all processes")
     parser.add_argument("--model", required=True)
@@ -46,9 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from models.common import TrainConfig
-    from rosetta.data import load_split
-    from rosetta.training import train_lane
+    from rosetta.mnist import load_split
+    from rosetta.models.common import TrainConfig
+    from rosetta.models.training import train_lane
 
     train, test = load_split("train", args.data_dir), load_split("test", args.data_dir)
     if args.train_limit:

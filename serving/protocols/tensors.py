@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from kserve.errors import InvalidInput
 
-from rosetta.spec import TensorSpec
+from rosetta.core.spec import TensorSpec
 
 
 def fmt_shape(shape: Sequence[int]) -> str:

@@ -19,10 +19,10 @@ import orjson
 from fastapi import FastAPI, Request, Response
 from kserve.errors import InvalidInput
 
-from rosetta.spec import ModelSpec, TensorSpec
-from serving.protocols.tensors import json_array
-from serving.runtime.model import OnnxModel
-from serving.server.dataplane import ServingDataPlane
+from rosetta.core.spec import ModelSpec, TensorSpec
+from rosetta.serving.protocols.tensors import json_array
+from rosetta.serving.runtime.model import OnnxModel
+from rosetta.serving.server.dataplane import ServingDataPlane
 
 SIGNATURE = "serving_default"
 TF_DTYPES = {"FP32": "DT_FLOAT", "FP64": "DT_DOUBLE", "FP16": "DT_HALF", "INT64": "DT_INT64", "INT32": "DT_INT32",

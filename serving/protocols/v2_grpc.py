@@ -13,7 +13,7 @@ import numpy as np
 from kserve.errors import ModelNotReady
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 
-from serving.protocols.v2_inputs import check_input_names, select_outputs, tensor_array
+from rosetta.serving.protocols.v2_inputs import check_input_names, select_outputs, tensor_array
 
 OutputTensor = pb.ModelInferResponse.InferOutputTensor
 

@@ -10,8 +10,8 @@ import numpy as np
 from kserve.errors import InvalidInput
 from kserve.protocol.infer_type import InferInput, InferRequest, RequestedOutput
 
-from rosetta.spec import ModelSpec, TensorSpec
-from serving.protocols.tensors import fmt_shape, input_names_message, json_array, raw_array
+from rosetta.core.spec import ModelSpec, TensorSpec
+from rosetta.serving.protocols.tensors import fmt_shape, input_names_message, json_array, raw_array
 
 
 def tensor_array(datatype: str, shape: Sequence[Any], data: Any, raw: bytes | None, t: TensorSpec) -> np.ndarray:

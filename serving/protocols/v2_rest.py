@@ -27,9 +27,9 @@ import numpy as np
 import orjson
 from kserve.errors import ModelNotReady
 
-from rosetta.spec import DATATYPES, TensorSpec
-from serving.protocols.v2_inputs import check_input_names, select_outputs, tensor_array
-from serving.server.limits import replaying
+from rosetta.core.spec import DATATYPES, TensorSpec
+from rosetta.serving.protocols.v2_inputs import check_input_names, select_outputs, tensor_array
+from rosetta.serving.server.limits import replaying
 
 ASGIApp = Callable[[dict, Callable, Callable], Any]
 REQUEST_KEYS = frozenset({"id", "inputs", "outputs"})

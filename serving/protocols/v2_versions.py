@@ -21,8 +21,8 @@ from kserve.protocol.rest.v2_datamodels import (
 from kserve.protocol.rest.v2_endpoints import V2Endpoints
 from starlette.routing import Route
 
-from serving.protocols.v2_rest import PlainInfer
-from serving.server.dataplane import ServingDataPlane
+from rosetta.serving.protocols.v2_rest import PlainInfer
+from rosetta.serving.server.dataplane import ServingDataPlane
 
 
 def decode_request(dataplane: ServingDataPlane, raw_request: Request, model_name: str,

@@ -11,18 +11,19 @@ from kserve import Model
 from kserve.errors import ModelNotFound
 from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
 
-from rosetta.spec import TensorSpec
-from serving.protocols.tensors import check_inputs
-from serving.protocols.v2_inputs import binary_flags, inputs_from_request, requested_outputs
-from serving.runtime.batcher import DirectRunner, DynamicBatcher, Tensors
-from serving.runtime.manifest import ServedModel
-from serving.runtime.repository import IntegrityError, read_verified
-from serving.runtime.session import create_session
-from serving.server.config import ServeConfig
-from serving.server.metrics import BATCH_SIZE
+from rosetta.core.manifest import ServedVersion
+from rosetta.core.spec import TensorSpec
+from rosetta.serving.protocols.tensors import check_inputs
+from rosetta.serving.protocols.v2_inputs import binary_flags, inputs_from_request, requested_outputs
+from rosetta.serving.runtime.batcher import DirectRunner, DynamicBatcher, Tensors
+from rosetta.serving.runtime.repository import IntegrityError, read_verified
+from rosetta.serving.runtime.session import create_session
+from rosetta.serving.server.config import ServeConfig
+from rosetta.serving.server.metrics import BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
+FORMAT = "onnx"  # the manifest format this server serves
 PLATFORM = "onnxruntime_onnx"
 # ORT's type strings for the spec's datatypes: the file must take and return what the spec says.
 ORT_TYPES = {"FP32": "tensor(float)", "FP64": "tensor(double)", "FP16": "tensor(float16)", "INT64": "tensor(int64)",
@@ -72,13 +73,13 @@ def _mismatches(side: str, declared: tuple[TensorSpec, ...], actual: list[Any]) 
     return problems
 
 
-def _warmup_inputs(model: ServedModel) -> Tensors:
+def _warmup_inputs(model: ServedVersion) -> Tensors:
     """One row of zeros per input; free non-batch dimensions take size 1."""
     return {t.name: np.zeros([1 if d == -1 else d for d in (1, *t.shape[1:])], t.dtype) for t in model.spec.inputs}
 
 
 class OnnxModel(Model):
-    def __init__(self, served: ServedModel, path: Path, config: ServeConfig) -> None:
+    def __init__(self, served: ServedVersion, path: Path, config: ServeConfig) -> None:
         super().__init__(served.name)
         self.served = served
         self.spec = served.spec

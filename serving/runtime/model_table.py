@@ -20,12 +20,12 @@ from pathlib import Path
 
 from kserve.model_repository import ModelRepository
 
-from serving.runtime.manifest import ServedModel, ServedSet
-from serving.runtime.model import OnnxModel
-from serving.runtime.repository import IntegrityError, remove_version, stage_version
-from serving.runtime.versions import VersionedModel
-from serving.server.config import ServeConfig
-from serving.server.metrics import VERSION_EVENTS, VERSIONS_LOADED
+from rosetta.core.manifest import ServedSet, ServedVersion
+from rosetta.serving.runtime.model import OnnxModel
+from rosetta.serving.runtime.repository import IntegrityError, remove_version, stage_version
+from rosetta.serving.runtime.versions import VersionedModel
+from rosetta.serving.server.config import ServeConfig
+from rosetta.serving.server.metrics import VERSION_EVENTS, VERSIONS_LOADED
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ LATE_ARRIVAL_S = 1.0
 DRAIN_TIMEOUT_S = 30.0  # longest wait for in-flight requests of a retired version; they take milliseconds
 
 
-def _fingerprint(model: ServedModel) -> tuple:
+def _fingerprint(model: ServedVersion) -> tuple:
     """What must change before a version that failed to load is tried again."""
     try:
         st = os.stat(model.source)
@@ -61,12 +61,12 @@ class ModelTable:
     def loaded(self) -> dict[Key, OnnxModel]:
         return {(name, v): model for name, front in self.models().items() for v, model in front.loaded().items()}
 
-    def pending(self, served: ServedSet) -> list[ServedModel]:
+    def pending(self, served: ServedSet) -> list[ServedVersion]:
         """Served versions not loaded yet, except those that failed with the very same record and file."""
         loaded = self.loaded()
         return [m for m in served.versions if m.key not in loaded and self._failed.get(m.key) != _fingerprint(m)]
 
-    def load(self, models: list[ServedModel]) -> tuple[dict[Key, OnnxModel], dict[Key, str]]:
+    def load(self, models: list[ServedVersion]) -> tuple[dict[Key, OnnxModel], dict[Key, str]]:
         """Blocking: (loaded and warmed-up versions, error message of each version that failed)."""
         loaded, errors = {}, {}
         for m in models:

@@ -7,9 +7,10 @@ import asyncio
 import logging
 from pathlib import Path
 
-from serving.runtime.manifest import ManifestError, read_served
-from serving.runtime.model_table import ModelTable
-from serving.server.metrics import LAST_RELOAD, MANIFEST_POLLS
+from rosetta.core.manifest import ManifestError, served
+from rosetta.serving.runtime.model import FORMAT
+from rosetta.serving.runtime.model_table import ModelTable
+from rosetta.serving.server.metrics import LAST_RELOAD, MANIFEST_POLLS
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +35,7 @@ class Reloader:
     async def poll(self) -> bool:
         """One poll; True if the served set changed."""
         try:
-            served = await asyncio.to_thread(read_served, self.artifacts)
+            served_set = await asyncio.to_thread(served, self.artifacts, FORMAT)
         except ManifestError as exc:
             MANIFEST_POLLS.labels("error").inc()
             if str(exc) != self._last_error:  # once per distinct problem, not every period
@@ -42,9 +43,9 @@ class Reloader:
                 self._last_error = str(exc)
             return False
         self._last_error = None
-        pending = self.table.pending(served)
+        pending = self.table.pending(served_set)
         loaded = (await asyncio.to_thread(self.table.load, pending))[0] if pending else {}
-        changed, retired = self.table.apply(served, loaded)
+        changed, retired = self.table.apply(served_set, loaded)
         self.table.retire(retired)
         MANIFEST_POLLS.labels("applied" if changed else "unchanged").inc()
         if changed:

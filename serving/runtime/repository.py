@@ -9,8 +9,8 @@ import hashlib
 import shutil
 from pathlib import Path
 
-from rosetta.atomic import atomic_file
-from serving.runtime.manifest import ServedModel
+from rosetta.core.atomic import atomic_file
+from rosetta.core.manifest import ServedVersion
 
 MODEL_FILE = "model.onnx"
 
@@ -19,11 +19,11 @@ class IntegrityError(Exception):
     """A model file is missing, its SHA-256 differs from the manifest's, or it does not match its spec."""
 
 
-def model_path(repository: Path, model: ServedModel) -> Path:
+def model_path(repository: Path, model: ServedVersion) -> Path:
     return Path(repository) / model.name / str(model.version) / MODEL_FILE
 
 
-def read_verified(path: Path, model: ServedModel) -> bytes:
+def read_verified(path: Path, model: ServedVersion) -> bytes:
     """The file's bytes, only if their SHA-256 is the one the manifest recorded for `model`."""
     try:
         data = Path(path).read_bytes()
@@ -36,7 +36,7 @@ def read_verified(path: Path, model: ServedModel) -> bytes:
     return data
 
 
-def stage_version(model: ServedModel, repository: Path) -> Path:
+def stage_version(model: ServedVersion, repository: Path) -> Path:
     """Copy one verified artifact into the repository layout; returns the model file."""
     target = model_path(repository, model)
     data = read_verified(model.source, model)
@@ -45,7 +45,7 @@ def stage_version(model: ServedModel, repository: Path) -> Path:
     return target
 
 
-def build_repository(models: list[ServedModel], repository: Path) -> dict[tuple[str, int], Path]:
+def build_repository(models: list[ServedVersion], repository: Path) -> dict[tuple[str, int], Path]:
     """Every verified artifact in the repository layout; returns (model name, version) -> model file."""
     return {model.key: stage_version(model, repository) for model in models}
 

@@ -1,6 +1,6 @@
 """ONNX Runtime session settings for serving, each with the reason it was chosen.
 
-Measured on the 2-core dev machine (serving/tools/bench.py has the in-process ceiling): with one intra-op thread
+Measured on the 2-core dev machine (benchmarks/serving/bench.py has the in-process ceiling): with one intra-op thread
 a 500-image batch runs in ~1.8 ms (~280k images/s); two threads were slower at every batch size (1-1000)
 because the GEMMs of the 784-128-64-10 demo MLP it was measured on are too small to amortise the hand-off,
 and spinning threads cost up to 2x. Other models may want --intra-op-threads 2.

@@ -8,10 +8,11 @@ requests are done (serving/runtime/model_table.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 from kserve import Model
 from kserve.protocol.infer_type import InferRequest, InferResponse
 
-from serving.runtime.model import ModelLabelNotFound, ModelVersionNotFound, OnnxModel
+from rosetta.serving.runtime.model import ModelLabelNotFound, ModelVersionNotFound, OnnxModel
 
 
 @dataclass(frozen=True)

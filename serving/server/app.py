@@ -1,6 +1,6 @@
 """The ONNX Runtime model server: every served version of every onnx artifact of the manifest, over KServe v2
 REST + gRPC and the TF Serving REST API, hot-reloaded from the manifest. Start with `rosetta serve` or
-`python -m serving`.
+`python -m rosetta.serving`.
 """
 from __future__ import annotations
 
@@ -16,17 +16,18 @@ import uvloop
 from kserve import ModelServer
 from kserve.model_repository import ModelRepository
 
-from serving.server.artifact_site import INDEX_JSON, SiteNotBuilt
-from serving.server.config import ServeConfig
-from serving.server.dataplane import ServingDataPlane
-from serving.server.grpc_server import ServingGRPCServer
-from serving.runtime.manifest import ManifestError, read_served
-from serving.runtime.model_table import ModelTable
-from serving.runtime.reloader import Reloader
-from serving.server.metrics import ModelLabels
-from serving.runtime.repository import IntegrityError, clean_repository
-from serving.server.rest_server import ServingRESTServer
-from serving.server.workers import run_workers
+from rosetta.core.manifest import ManifestError, served
+from rosetta.serving.runtime.model import FORMAT
+from rosetta.serving.runtime.model_table import ModelTable
+from rosetta.serving.runtime.reloader import Reloader
+from rosetta.serving.runtime.repository import IntegrityError, clean_repository
+from rosetta.serving.server.artifact_site import INDEX_JSON, SiteNotBuilt
+from rosetta.serving.server.config import ServeConfig
+from rosetta.serving.server.dataplane import ServingDataPlane
+from rosetta.serving.server.grpc_server import ServingGRPCServer
+from rosetta.serving.server.metrics import ModelLabels
+from rosetta.serving.server.rest_server import ServingRESTServer
+from rosetta.serving.server.workers import run_workers
 
 GRACE_PERIOD_S = 5  # in-flight requests of this model take milliseconds; k8s allows 30 s in total
 
@@ -56,7 +57,7 @@ class ServingModelServer(ModelServer):
         # previous handler); ours only has to survive that re-raise, _serve then stops gRPC.
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: None)
-        # Garbage collector, measured under load with serving/tools/bench.py: kserve, FastAPI, pydantic and
+        # Garbage collector, measured under load with benchmarks/serving/bench.py: kserve, FastAPI, pydantic and
         # friends leave ~125k long-lived objects, and each full collection scanning them took ~85 ms, which
         # was the p99; frozen, they are never scanned again. A JSON request allocates thousands of lists, so
         # the default gen-0 threshold (700) ran a collection several times per request: 10,000 cut the
@@ -98,11 +99,11 @@ def configure_logging(level: str) -> None:
 def load_table(config: ServeConfig, repository: Path) -> ModelTable:
     """Every served version, hash-checked, loaded and warmed up. A version that fails is skipped if its model
     has another that loads (as hot reload would); a model with no loadable version is an IntegrityError."""
-    served = read_served(config.artifacts)
+    served_set = served(config.artifacts, FORMAT)
     table = ModelTable(ModelRepository(), config, repository)
-    loaded, errors = table.load(list(served.versions))
-    table.apply(served, loaded)
-    missing = [name for name in served.names if name not in table.models()]
+    loaded, errors = table.load(list(served_set.versions))
+    table.apply(served_set, loaded)
+    missing = [name for name in served_set.names if name not in table.models()]
     if missing:
         raise IntegrityError("; ".join(message for (name, _), message in sorted(errors.items()) if name in missing))
     return table
@@ -119,15 +120,15 @@ def serve(config: ServeConfig) -> int:
     repository = Path(tempfile.mkdtemp(prefix="rosetta-models-")) if owned_repository else config.repository
     try:
         if config.site and not (config.site / INDEX_JSON).is_file():
-            raise SiteNotBuilt(f"{config.site}: no {INDEX_JSON}; build it with `python -m web.site`")
+            raise SiteNotBuilt(f"{config.site}: no {INDEX_JSON}; build it with `python -m rosetta.web.site`")
         table = load_table(config, repository)
     except (ManifestError, IntegrityError, SiteNotBuilt) as exc:
         print(f"rosetta serve: error: {exc}", file=sys.stderr)
         if owned_repository:
             clean_repository(repository)
         return 2
-    served = ", ".join(f"{name} v{','.join(map(str, m.versions))}" for name, m in sorted(table.models().items()))
-    print(f"rosetta serve: {served} from {repository}; REST http://{config.host}:{config.http_port} "
+    names = ", ".join(f"{name} v{','.join(map(str, m.versions))}" for name, m in sorted(table.models().items()))
+    print(f"rosetta serve: {names} from {repository}; REST http://{config.host}:{config.http_port} "
           f"gRPC {config.host}:{config.grpc_port}; manifest polled every {config.poll_seconds:g} s", file=sys.stderr)
     try:
         ServingModelServer(config, table).start()

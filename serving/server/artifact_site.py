@@ -1,4 +1,4 @@
-"""The artifact download page (built by `python -m web.site`), served read-only at /artifacts/."""
+"""The artifact download page (built by `python -m rosetta.web.site`), served read-only at /artifacts/."""
 from __future__ import annotations
 
 import mimetypes
@@ -19,7 +19,7 @@ def mount(app: Any, site_dir: Path, path: str = MOUNT_PATH) -> None:
 
     site_dir = Path(site_dir)
     if not (site_dir / INDEX_JSON).is_file():
-        raise SiteNotBuilt(f"{site_dir}: no {INDEX_JSON}; build it with `python -m web.site --out {site_dir}`")
+        raise SiteNotBuilt(f"{site_dir}: no {INDEX_JSON}; build it with `python -m rosetta.web.site --out {site_dir}`")
     # Module scripts and streamed wasm are refused under other MIME types; some systems' tables lack these.
     mimetypes.add_type("text/javascript", ".mjs")
     mimetypes.add_type("application/wasm", ".wasm")

@@ -1,4 +1,4 @@
-"""Server settings and the command-line flags that set them (shared by `rosetta serve` and `python -m serving`)."""
+"""Server settings and the command-line flags that set them (shared by `rosetta serve` and `python -m rosetta.serving`)."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,8 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from rosetta.core.arg_types import non_negative_float, positive_int
 
 DEFAULT_ARTIFACTS = Path(os.environ.get("ROSETTA_ARTIFACTS", "artifacts"))
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
@@ -34,7 +36,7 @@ class ServeConfig:
     grpc_port: int = 8081
     # Dynamic batching: concurrent requests of one model are merged into one ORT run of at most
     # max_batch_size rows, waiting at most max_delay_ms for more once the first one arrived. Default 0:
-    # batch only what queued up meanwhile. Measured with serving/tools/bench.py, a 1-3 ms wait raised the
+    # batch only what queued up meanwhile. Measured with benchmarks/serving/bench.py, a 1-3 ms wait raised the
     # single-client p50 from 1 ms to 3-5 ms and bought no throughput: per-request protocol work, not the
     # ~60 us ORT run, is what limits this server.
     batching: bool = True
@@ -50,20 +52,6 @@ class ServeConfig:
     # Server processes sharing the ports (serving/server/workers.py): one per core this process may use.
     workers: int = available_cores()
     reuse_port: bool = False  # set by the supervisor for its workers, not a flag
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    value = float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
-    return value
 
 
 def _port(text: str) -> int:
@@ -86,20 +74,20 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--grpc-port", type=_port, default=d.grpc_port, help="gRPC port (default: %(default)s)")
     parser.add_argument("--no-batching", dest="batching", action="store_false",
                         help="one ORT run per request instead of dynamic batching")
-    parser.add_argument("--max-batch-size", type=_positive_int, default=d.max_batch_size,
+    parser.add_argument("--max-batch-size", type=positive_int, default=d.max_batch_size,
                         help="most rows merged into one ORT run (default: %(default)s)")
-    parser.add_argument("--max-delay-ms", type=_non_negative_float, default=d.max_delay_ms,
+    parser.add_argument("--max-delay-ms", type=non_negative_float, default=d.max_delay_ms,
                         help="longest wait for more requests to join a batch (default: %(default)s)")
-    parser.add_argument("--max-request-rows", type=_positive_int, default=d.max_request_rows,
+    parser.add_argument("--max-request-rows", type=positive_int, default=d.max_request_rows,
                         help="most images in one request (default: %(default)s)")
-    parser.add_argument("--max-body-bytes", type=_positive_int, default=d.max_body_bytes,
+    parser.add_argument("--max-body-bytes", type=positive_int, default=d.max_body_bytes,
                         help="largest REST body / gRPC message (default: %(default)s)")
-    parser.add_argument("--intra-op-threads", type=_positive_int, default=d.intra_op_threads,
+    parser.add_argument("--intra-op-threads", type=positive_int, default=d.intra_op_threads,
                         help="ONNX Runtime intra-op threads per model (default: %(default)s)")
-    parser.add_argument("--poll-seconds", type=_non_negative_float, default=d.poll_seconds,
+    parser.add_argument("--poll-seconds", type=non_negative_float, default=d.poll_seconds,
                         help="re-read the manifest this often to load new versions and retire old ones; "
                              "0 disables hot reload (default: %(default)s)")
-    parser.add_argument("--workers", type=_positive_int, default=d.workers,
+    parser.add_argument("--workers", type=positive_int, default=d.workers,
                         help="server processes sharing the ports, each loading every model "
                              "(default: %(default)s, the cores available, capped by a container CPU limit)")
     parser.add_argument("--log-level", default=d.log_level,

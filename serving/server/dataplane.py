@@ -4,8 +4,8 @@ from __future__ import annotations
 from kserve.model_repository import ModelRepository
 from kserve.protocol.dataplane import DataPlane
 
-from serving.runtime.model import PLATFORM, OnnxModel
-from serving.runtime.versions import VersionedModel
+from rosetta.serving.runtime.model import PLATFORM, OnnxModel
+from rosetta.serving.runtime.versions import VersionedModel
 
 
 class ServingDataPlane(DataPlane):

@@ -9,19 +9,19 @@ from __future__ import annotations
 from concurrent import futures
 
 from grpc import StatusCode, aio
+from kserve.errors import InvalidInput
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc.grpc_predict_v2_pb2_grpc import add_GRPCInferenceServiceServicer_to_server
 from kserve.protocol.grpc.server import GRPCServer
-from kserve.errors import InvalidInput
 from kserve.protocol.grpc.servicer import InferenceServicer
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
 
-from serving.server.config import ServeConfig
-from serving.server.dataplane import ServingDataPlane
-from serving.protocols.errors import QuietExceptionToStatus
-from serving.protocols.grpc_decoding import MalformedMessageInterceptor
-from serving.protocols.v2_grpc import infer_plain, is_plain
-from serving.server.metrics import GrpcMetricsInterceptor, ModelLabels
+from rosetta.serving.protocols.errors import QuietExceptionToStatus
+from rosetta.serving.protocols.grpc_decoding import MalformedMessageInterceptor
+from rosetta.serving.protocols.v2_grpc import infer_plain, is_plain
+from rosetta.serving.server.config import ServeConfig
+from rosetta.serving.server.dataplane import ServingDataPlane
+from rosetta.serving.server.metrics import GrpcMetricsInterceptor, ModelLabels
 
 
 def _named(name: str) -> None:

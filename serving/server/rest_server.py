@@ -18,15 +18,15 @@ from kserve.protocol.rest.server import RESTServer
 from kserve.protocol.rest.v2_endpoints import register_v2_endpoints
 from starlette.exceptions import HTTPException
 
-from serving.server.artifact_site import INDEX_JSON, mount
-from serving.server.config import ServeConfig
-from serving.server.dataplane import ServingDataPlane
-from serving.protocols.errors import add_rest_error_handlers
-from serving.server.limits import BodySizeLimitMiddleware
-from serving.server.metrics import ModelLabels, RestMetricsMiddleware, metrics_handler
-from serving.server.workers import reuse_port_socket
-from serving.protocols.tfserving_rest import register_tfserving_routes
-from serving.protocols.v2_versions import register_versioned_v2_routes
+from rosetta.serving.protocols.errors import add_rest_error_handlers
+from rosetta.serving.protocols.tfserving_rest import register_tfserving_routes
+from rosetta.serving.protocols.v2_versions import register_versioned_v2_routes
+from rosetta.serving.server.artifact_site import INDEX_JSON, mount
+from rosetta.serving.server.config import ServeConfig
+from rosetta.serving.server.dataplane import ServingDataPlane
+from rosetta.serving.server.limits import BodySizeLimitMiddleware
+from rosetta.serving.server.metrics import ModelLabels, RestMetricsMiddleware, metrics_handler
+from rosetta.serving.server.workers import reuse_port_socket
 
 OPENAPI = Path(__file__).resolve().parents[1] / "openapi.yaml"
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from multiprocessing.connection import wait
 
-from serving.server.config import ServeConfig
+from rosetta.serving.server.config import ServeConfig
 
 METRICS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STOP_GRACE_S = 10  # a worker drains in-flight requests within its 5 s grace period; k8s allows 30 s in all

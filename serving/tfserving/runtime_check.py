@@ -10,10 +10,10 @@ from pathlib import Path
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.tfserving import config, image
+from rosetta.core.spec import ModelSpec
+from rosetta.serving.tfserving import config, image
 
 SCRIPT = Path(__file__).with_name("savedmodel_check.py")
-CLASSIFIER_KINDS = ("probabilities", "logits")
 XLA_OPS = {"XlaCallModule"}  # needs XLA:CPU JIT in TF Serving (image.XLA_FLAG)
 TOLERANCE = 1e-5
 
@@ -41,8 +41,8 @@ def served(staged: Path) -> dict[tuple[str, int], Path]:
     return out
 
 
-def classifier_outputs(spec: dict) -> tuple[str, ...]:
-    return tuple(o["name"] for o in spec["outputs"] if o.get("kind") in CLASSIFIER_KINDS)
+def classifier_outputs(spec: ModelSpec) -> tuple[str, ...]:
+    return tuple(t.name for t in spec.outputs if t.is_classifier)
 
 
 def run(python: Path, models: list[Model], workdir: Path, timeout: float = 1800) -> dict:

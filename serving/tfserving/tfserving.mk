@@ -24,7 +24,7 @@ $(TFSERVING_STAMP): $(TFSERVING_LOCK)
 tfserving-venv: $(TFSERVING_STAMP)
 
 tfserving-stage:
-	$(BIN)/python -m serving.tfserving.config --artifacts artifacts --out artifacts/tfserving
+	$(BIN)/python -m rosetta.serving.tfserving.config --artifacts artifacts --out artifacts/tfserving
 
 # Included at the top of a Makefile, the stamp rule above would otherwise become its default goal.
 .DEFAULT_GOAL := $(TFSERVING_PREV_DEFAULT_GOAL)

@@ -3,10 +3,10 @@ message (the end-to-end pipeline exercises the success path: every keras-jax / k
 import numpy as np
 import pytest
 
-from exporters.backend_process import run_converter
-from exporters.context import ExportContext
+from rosetta.core.spec import ModelSpec, TensorSpec
+from rosetta.exporters.backend_process import run_converter
+from rosetta.exporters.context import ExportContext
 from rosetta.sources import Source
-from rosetta.spec import ModelSpec, TensorSpec
 
 SPEC = ModelSpec("tiny", (TensorSpec("x", "FP32", (-1, 3)),), (TensorSpec("y", "FP32", (-1, 2)),))
 

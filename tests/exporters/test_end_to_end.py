@@ -4,11 +4,12 @@ import json
 import numpy as np
 import pytest
 
-from exporters.manifest import describe_files, format_dir, version_file
-from exporters.pipeline import SOURCE_OUTPUTS
-from exporters.runtimes import run_tfjs
 from rosetta import contract
-from rosetta.spec import ModelSpec
+from rosetta.core.digest import describe_files
+from rosetta.core.manifest import Entry
+from rosetta.core.spec import ModelSpec
+from rosetta.exporters.pipeline import SOURCE_OUTPUTS
+from rosetta.exporters.runtimes import run_tfjs
 
 pytestmark = pytest.mark.slow
 MIN_ACCURACY = {"mnist-mlp": 0.98, "mnist-cnn": 0.99}
@@ -48,7 +49,7 @@ def test_manifest_hashes_match_the_files_on_disk(manifest, artifacts_dir):
     for e in (e for e in manifest["artifacts"] if e["status"] == "ok"):
         artifact = artifacts_dir / e["path"]
         described = describe_files(artifact if artifact.is_file() and "files" not in e
-                                   else artifacts_dir / format_dir(e))
+                                   else artifacts_dir / Entry.from_json(e).format_dir())
         assert (described["sha256"], described["bytes"]) == (e["sha256"], e["bytes"]), e["path"]
 
 
@@ -67,7 +68,7 @@ def test_tfjs_graph_model_in_node_matches_source_on_the_cpu_backend(artifacts_di
     name = contract.served_name(model, lane)
     spec = contract.BUILTIN_MODELS[model].renamed(name)
     (entry,) = [e for e in manifest["artifacts"] if e["model_name"] == name and e["format"] == "tfjs"]
-    with np.load(version_file(artifacts_dir, entry, SOURCE_OUTPUTS)) as outputs:
+    with np.load(Entry.from_json(entry).version_file(artifacts_dir, SOURCE_OUTPUTS)) as outputs:
         source = outputs["probabilities"][:1000]
     probs = run_tfjs(artifacts_dir / entry["path"], spec, {"images": test_split.images[:1000]},
                      backend="cpu")["probabilities"]

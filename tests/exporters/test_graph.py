@@ -3,8 +3,8 @@ import sys
 
 import pytest
 
-from exporters.graph import EDGES, NODES, describe, plan
 from rosetta import contract
+from rosetta.exporters.graph import EDGES, NODES, describe, plan
 
 
 def test_matrix_has_29_cells_with_the_documented_routes():
@@ -32,8 +32,8 @@ def test_matrix_has_29_cells_with_the_documented_routes():
 def test_every_edge_connects_known_nodes_and_resolves_its_converter():
     for edge in EDGES:
         assert edge.src in NODES and edge.dst in NODES
-        module, function = edge.converter.split(":")
-        assert module.endswith("_edges") and function
+        assert edge.convert.ref.split(":")[0].endswith("_edges")
+        assert callable(edge.convert.load()), edge.convert.ref
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:

@@ -23,13 +23,13 @@ import jax.numpy as jnp  # noqa: E402
 import onnxruntime as ort  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from exporters.context import ExportContext  # noqa: E402
-from exporters.onnx_edges import jax_to_onnx  # noqa: E402
-from exporters.runtimes import SIGNATURE  # noqa: E402
-from exporters.tf_edges import onnx_to_savedmodel  # noqa: E402
+from rosetta.core.spec import ModelSpec, TensorSpec  # noqa: E402
+from rosetta.exporters.context import ExportContext  # noqa: E402
+from rosetta.exporters.onnx_edges import jax_to_onnx  # noqa: E402
+from rosetta.exporters.runtimes import SIGNATURE  # noqa: E402
+from rosetta.exporters.tf_edges import onnx_to_savedmodel  # noqa: E402
 from rosetta.jax_function import JaxFunction  # noqa: E402
 from rosetta.sources import Source  # noqa: E402
-from rosetta.spec import ModelSpec, TensorSpec  # noqa: E402
 
 SIDE, CLASSES = 16, 5  # 16 -> conv 14 -> pool 7 -> conv 5 -> pool 2: a 2x2xC map, so flatten order matters
 ATOL = 1e-5

@@ -3,9 +3,9 @@ runtime fails its gate with the numbers; an artifact that changes the input layo
 import numpy as np
 import pytest
 
-from exporters import graph
-from exporters.pipeline import check_layout, export_model
-from rosetta.api import split_examples
+from rosetta.core.examples import split_examples
+from rosetta.exporters.base import LazyConverter
+from rosetta.exporters.pipeline import check_layout, export_model
 from rosetta.sources import detect, infer_spec
 from tests.byom import user_models
 
@@ -27,19 +27,21 @@ def test_failing_converter_leaves_no_half_artifact_and_others_run(torch_model, t
         dst.write_bytes(b"partial")
         raise RuntimeError("converter exploded")
 
-    real_convert = graph.Edge.convert
+    real_call = LazyConverter.__call__
 
     def convert(self, src, dst, ctx):
-        return (half_written_then_crash if self.dst == "torchscript" else real_convert.__get__(self))(src, dst, ctx)
+        if self.ref == "torch_edges:torch_to_torchscript":
+            return half_written_then_crash(src, dst, ctx)
+        return real_call(self, src, dst, ctx)
 
-    monkeypatch.setattr(graph.Edge, "convert", convert)
+    monkeypatch.setattr(LazyConverter, "__call__", convert)
     entries = export_model(source, spec, ["onnx", "torchscript", "pt2"], tmp_path, examples, log=lambda e: None)
-    status = {e["format"]: e["status"] for e in entries}
+    status = {e.format: e.status for e in entries}
     assert status == {"onnx": "ok", "torchscript": "failed", "pt2": "ok"}
-    failed = next(e for e in entries if e["format"] == "torchscript")
-    assert "converter exploded" in failed["error"] and "path" not in failed
+    failed = next(e for e in entries if e.format == "torchscript")
+    assert "converter exploded" in failed.error and failed.path is None
     # A new version beside the previous one, which is untouched; no half artifact, no temp dirs left behind.
-    assert {e["version"] for e in entries} == {2}
+    assert {e.version for e in entries} == {2}
     assert (tmp_path / "tiny" / "1" / "torchscript" / "model.pt").read_bytes() == b"previous good artifact"
     assert sorted(p.name for p in (tmp_path / "tiny" / "2").iterdir()) == ["onnx", "pt2", "sample_inputs.npz",
                                                                           "source_outputs.npz"]
@@ -47,7 +49,7 @@ def test_failing_converter_leaves_no_half_artifact_and_others_run(torch_model, t
 
 
 def test_drifting_runtime_fails_the_gate_with_the_numbers(torch_model, tmp_path, monkeypatch):
-    from exporters.runtimes import RUNTIMES, Runtime
+    from rosetta.exporters.runtimes import RUNTIMES, Runtime
 
     source, spec, examples = torch_model
     original = RUNTIMES["onnx"]
@@ -57,8 +59,8 @@ def test_drifting_runtime_fails_the_gate_with_the_numbers(torch_model, tmp_path,
     monkeypatch.setitem(RUNTIMES, "onnx", Runtime(original.name, original.distribution, None, original.signature,
                                                   batch_run=drift))
     (entry,) = export_model(source, spec, ["onnx"], tmp_path, examples, log=lambda e: None)
-    assert entry["status"] == "gate-failed"
-    assert entry["parity"]["failures"][0].startswith("max_abs_diff 0.0001")
+    assert entry.status == "gate-failed"
+    assert entry.parity.failures[0].startswith("max_abs_diff 0.0001")
 
 
 def test_a_transposed_input_is_refused_not_shipped(torch_model):

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from exporters.tflite_ops import compute_op_histogram, op_histogram
+from rosetta.exporters.tflite_ops import compute_op_histogram, op_histogram
 
 
 def _tflite(tmp_path: Path, fn, input_shape) -> Path:

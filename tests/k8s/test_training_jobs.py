@@ -4,7 +4,7 @@ import shlex
 
 import pytest
 
-from models.distributed.worker import parse
+from rosetta.models.distributed.worker import parse
 from tests.k8s.test_manifests import objects, render
 
 TRAINING = "k8s/training"
@@ -44,7 +44,7 @@ def test_one_indexed_job_per_multi_node_engine_behind_a_headless_service(docs):
 
 
 def _worker_args(args: list[str]) -> list[str]:
-    i = args.index("models.distributed.worker")
+    i = args.index("rosetta.models.distributed.worker")
     assert args[i - 1] == "-m"
     return args[i + 1:]
 

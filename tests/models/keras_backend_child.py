@@ -11,9 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from models import keras_backend, lane
-from models.architectures import CNN, random_weights
 from rosetta.keras_backends import BACKENDS, current
+from rosetta.models import keras_backend, lane
+from rosetta.models.architectures import CNN, random_weights
 
 
 def main(directory: Path) -> None:

@@ -5,10 +5,10 @@ agreement with it is test_keras_backends.py's (the same .keras file on all three
 import numpy as np
 import pytest
 
-from models import lane
-from models.architectures import ARCHITECTURES, CNN, MLP, random_weights
-from models.common import TrainConfig
 from rosetta import contract
+from rosetta.models import lane
+from rosetta.models.architectures import ARCHITECTURES, CNN, MLP, random_weights
+from rosetta.models.common import TrainConfig
 
 
 @pytest.fixture(scope="module")

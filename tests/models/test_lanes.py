@@ -11,11 +11,11 @@ import sys
 import numpy as np
 import pytest
 
-from models import keras_backend, lane
-from models.architectures import ARCHITECTURE_FILE, ARCHITECTURES, CNN, MLP, random_weights, weight_shapes
-from models.common import TrainConfig, accuracy
 from rosetta import contract
 from rosetta.keras_backends import child_env
+from rosetta.models import keras_backend, lane
+from rosetta.models.architectures import ARCHITECTURE_FILE, ARCHITECTURES, CNN, MLP, random_weights, weight_shapes
+from rosetta.models.common import TrainConfig, accuracy
 
 BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 SUITE = BACKEND == "tensorflow"  # the suite's own process (tests/conftest.py), not a child started below
@@ -124,7 +124,7 @@ def test_a_keras_lane_of_another_backend_is_refused_here():
     import keras  # noqa: F401 - fixes this process's backend, as any Keras lane's import does
     if not SUITE:
         pytest.skip("checks the suite's TensorFlow process; this child runs " + BACKEND)
-    from models import BackendMismatch, needs_own_process
+    from rosetta.models import BackendMismatch, needs_own_process
     assert needs_own_process("keras-jax") and not needs_own_process("keras") and not needs_own_process("jax")
     with pytest.raises(BackendMismatch, match="KERAS_BACKEND=jax"):
         lane("keras-jax")

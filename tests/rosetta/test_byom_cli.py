@@ -54,8 +54,8 @@ def test_pt2_with_nchw_input_keeps_its_layout_in_every_artifact(tmp_path):
     assert cells["onnx"]["parity"]["examples"] == 160  # 40 of the 200 examples calibrated int8
 
     # The TFLite artifact, run here by hand on NCHW rows, answers as the source does.
-    from exporters.runtimes import load_tflite
-    from rosetta.spec import ModelSpec
+    from rosetta.core.spec import ModelSpec
+    from rosetta.exporters.runtimes import load_tflite
 
     spec = ModelSpec.from_json(cells["tflite-fp32"]["spec"])
     got = load_tflite(tmp_path / "out" / cells["tflite-fp32"]["path"], spec)({"image": x[:7]})["output"]

@@ -13,7 +13,9 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 def _entry(version: int, status: str = "ok") -> dict:
     return {"model_name": "m", "format": "onnx", "version": version, "status": status, "lane": "torch",
-            "path": f"m/{version}/onnx/model.onnx", "spec": {"name": "m"}}
+            "path": f"m/{version}/onnx/model.onnx", "sha256": "0" * 64,
+            "spec": {"name": "m", "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 2]}],
+                     "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 2]}]}}
 
 
 @pytest.fixture

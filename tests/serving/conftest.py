@@ -8,9 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from rosetta.spec import ModelSpec
-from serving.tools.process import ExternalServer, ServerProcess
-
+from benchmarks.serving.process import ExternalServer, ServerProcess
+from rosetta.core.spec import ModelSpec
 from tests.serving.tiny_models import SPECS, build_artifacts
 
 MODELS = [s.name for s in SPECS]  # every test over "any model" runs on both

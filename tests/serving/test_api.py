@@ -10,7 +10,7 @@ import pytest
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
 
-from serving.tools.clients import JSON, TfRest, V2Grpc, V2Rest, example_inputs
+from benchmarks.serving.clients import JSON, TfRest, V2Grpc, V2Rest, example_inputs
 from tests.serving.conftest import MODELS
 from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 
@@ -111,7 +111,7 @@ def test_every_protocol_and_format_gives_the_same_answer(http, stub, specs, mode
 
 def test_tfserving_answer_shapes_follow_tf_serving():
     """One output: bare; several: by name, per instance (row) or per column."""
-    from serving.protocols.tfserving_rest import predict_response
+    from rosetta.serving.protocols.tfserving_rest import predict_response
 
     pooled, ids = np.ones((2, 4), np.float32), np.arange(6).reshape(2, 3)
     outs = {"pooled": pooled, "doubled_ids": ids}
@@ -230,8 +230,8 @@ def test_metrics_count_requests_by_model_protocol_status_and_batch_sizes(http, s
 
 def test_download_site_is_served_at_artifacts(artifacts_dir, tmp_path_factory):
     """The ORT server serves the built download page and its index at /artifacts/ (read-only)."""
-    from serving.tools.process import ServerProcess
-    from web.site import build_site
+    from benchmarks.serving.process import ServerProcess
+    from rosetta.web.site import build_site
 
     site = build_site(artifacts_dir, tmp_path_factory.mktemp("site") / "site")
     with ServerProcess(artifacts_dir, repository=tmp_path_factory.mktemp("repo"),

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from serving.runtime.batcher import INLINE_MAX_ROWS, DirectRunner, DynamicBatcher
+from rosetta.serving.runtime.batcher import INLINE_MAX_ROWS, DirectRunner, DynamicBatcher
 
 
 class Recorder:

@@ -4,7 +4,7 @@ import sys
 
 import psutil
 
-from serving.tools.process import ServerProcess
+from benchmarks.serving.process import ServerProcess
 
 
 def _rosetta(*args: str) -> subprocess.CompletedProcess:

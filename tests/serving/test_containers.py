@@ -7,7 +7,6 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import pytest
 import yaml
 from packaging.utils import canonicalize_name
 
@@ -15,13 +14,15 @@ from tools import lock
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVING = ROOT / "serving"
-HEAVY = {"torch", "tensorflow", "jax", "jaxlib", "flax", "keras", "models", "exporters"}
-ROSETTA_IN_IMAGE = {"rosetta", "rosetta.spec", "rosetta.atomic"}  # numpy + stdlib only; the Dockerfile copies them
+HEAVY = {"torch", "tensorflow", "jax", "jaxlib", "flax", "keras"}
+# What the image copies of the package (its Dockerfile): the package's __init__, rosetta.core, rosetta.serving.
+IN_IMAGE = ("rosetta.core", "rosetta.serving")
 
 
 def _server_modules() -> list[Path]:
-    """serving/**/*.py that the server process runs (not serving/tools/, nor the TF Serving side)."""
-    return [p for p in SERVING.rglob("*.py") if not {"tools", "tfserving"} & set(p.relative_to(SERVING).parts)]
+    """serving/**/*.py and rosetta/core/*.py: what the server process runs (not the TF Serving side)."""
+    return [p for p in [*SERVING.rglob("*.py"), *(ROOT / "rosetta" / "core").rglob("*.py")]
+            if "tfserving" not in p.parts]
 
 
 def test_server_code_imports_only_what_the_image_installs():
@@ -32,19 +33,21 @@ def test_server_code_imports_only_what_the_image_installs():
                 imported |= {a.name.split(".")[0] for a in node.names}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 imported.add(node.module.split(".")[0])
-    third_party = imported - set(sys.stdlib_module_names) - {"serving", "rosetta", "__future__"}
+    third_party = imported - set(sys.stdlib_module_names) - {"rosetta", "__future__"}
     providers = metadata.packages_distributions()
     needed = {canonicalize_name(d) for m in third_party for d in providers[m]}
     assert needed <= set(lock.parse((SERVING / "onnx" / "requirements.txt").read_text())), needed
 
 
 def test_server_process_imports_nothing_heavy():
-    code = ("import json, sys, serving.__main__; "
+    code = ("import json, sys, rosetta.serving.__main__; "
             "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))" % sorted(HEAVY | {"rosetta"}))
     modules = set(json.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                                             cwd=ROOT).stdout))
     assert not {m.split(".")[0] for m in modules} & HEAVY, modules
-    assert {m for m in modules if m.split(".")[0] == "rosetta"} <= ROSETTA_IN_IMAGE, modules
+    outside = {m for m in modules if m != "rosetta" and not m.startswith(tuple(f"{p}." for p in IN_IMAGE))
+               and m not in IN_IMAGE}
+    assert not outside, f"the server imports what its image does not copy: {sorted(outside)}"
 
 
 def test_onnx_dockerfile():

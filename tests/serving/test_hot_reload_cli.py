@@ -1,4 +1,4 @@
-"""End to end with the real CLI (issue 9 section 2): with `rosetta serve` running on an artifacts directory,
+"""End to end with the real CLI: with `rosetta serve` running on an artifacts directory,
 `rosetta export --lane torch --format onnx --version 2` into that directory makes version 2 servable within
 30 s, with no other step. Trains the built-in MLP on a slice (slow)."""
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from benchmarks.serving.process import ROOT, ServerProcess
 from rosetta import contract
-from serving.tools.process import ROOT, ServerProcess
 
 MODEL = contract.served_name("mnist-mlp", "torch")
 WITHIN_S = 30.0
@@ -25,25 +25,8 @@ def _rosetta(out: Path, *args: str, timeout: float = 900) -> str:
     return proc.stdout
 
 
-def _exporter_writes_schema_3() -> str | None:
-    """Why the CLI cannot run this test yet, or None."""
-    from exporters import manifest
-
-    if getattr(manifest, "SCHEMA_VERSION", None) != 3:
-        found = getattr(manifest, "SCHEMA_VERSION", "?")
-        return f"the exporter writes manifest schema {found}, not 3 (the versions branch is not merged)"
-    help_text = subprocess.run([sys.executable, "-m", "rosetta.cli", "export", "--help"], capture_output=True,
-                               text=True, timeout=120, cwd=ROOT).stdout
-    if "--version" not in help_text:
-        return "`rosetta export` has no --version yet (versions branch)"
-    return None
-
-
 @pytest.mark.slow
 def test_export_version_2_into_a_served_directory_is_served_within_30_s(tmp_path):
-    reason = _exporter_writes_schema_3()
-    if reason:
-        pytest.skip(reason)
     out = tmp_path / "artifacts"
     _rosetta(out, "train", "--model", "mnist-mlp", "--lane", "torch", "--epochs", "1", "--train-limit", "5000")
     _rosetta(out, "export", "--model", "mnist-mlp", "--lane", "torch", "--format", "onnx", "--version", "1")

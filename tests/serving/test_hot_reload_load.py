@@ -17,8 +17,8 @@ import httpx
 import numpy as np
 from kserve.protocol.grpc.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
 
-from serving.tools.clients import JSON, TfRest, V2Grpc, V2Rest
-from serving.tools.process import ServerProcess
+from benchmarks.serving.clients import JSON, TfRest, V2Grpc, V2Rest
+from benchmarks.serving.process import ServerProcess
 from tests.serving.versioned_models import WIDTH, VersionedArtifacts, offset_model, offset_spec
 
 MODEL = "swap"

@@ -6,7 +6,7 @@ import grpc
 import pytest
 from prometheus_client import REGISTRY
 
-from serving.server.metrics import GrpcMetricsInterceptor, ModelLabels
+from rosetta.serving.server.metrics import GrpcMetricsInterceptor, ModelLabels
 
 
 def _count(status: str) -> float:

@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 from packaging.utils import canonicalize_name
 
-from exporters import manifest
-from exporters.pipeline import SAMPLE_INPUTS, SOURCE_OUTPUTS
-from rosetta.spec import ModelSpec
+from benchmarks.serving.clients import RestClient, TfRest, V2Rest
+from rosetta.core import manifest
+from rosetta.core.manifest import Entry
+from rosetta.core.spec import ModelSpec
+from rosetta.exporters.pipeline import SAMPLE_INPUTS, SOURCE_OUTPUTS
+from tests.serving.image_standin import DOCKERFILE, REQUIREMENTS, VENV, DockerIgnore, ImageServer, lay_out, venv_stamp
 from tools import lock
-from serving.tools.clients import RestClient, TfRest, V2Rest
-from serving.tools.image import DOCKERFILE, REQUIREMENTS, VENV, DockerIgnore, ImageServer, lay_out, venv_stamp
 
 PYTHON = VENV / "bin" / "python"
 TOLERANCE = 1e-5
@@ -45,10 +46,10 @@ def _run_in(layout: Path, python: Path, *args: str) -> subprocess.CompletedProce
 
 def test_dockerignore_lets_through_what_the_image_needs_only():
     ignore = DockerIgnore((DOCKERFILE.parent / "Dockerfile.dockerignore").read_text())
-    kept = ["serving/__main__.py", "serving/server/app.py", "rosetta/spec.py", "artifacts/manifest.json",
+    kept = ["serving/__main__.py", "serving/server/app.py", "rosetta/core/spec.py", "rosetta/core/manifest.py", "artifacts/manifest.json",
             "artifacts/any-model/1/onnx/model.onnx", "artifacts/any-model/12/onnx/model.onnx",
             "artifacts/site/index.html"]
-    dropped = ["rosetta/cli.py", "serving/tfserving/config.py", "serving/server/__pycache__/app.cpython-311.pyc",
+    dropped = ["rosetta/cli/__init__.py", "rosetta/api.py", "exporters/pipeline.py", "serving/tfserving/config.py", "serving/server/__pycache__/app.cpython-311.pyc",
                "artifacts/any-model/model.pt", "artifacts/any-model/1/savedmodel/saved_model.pb",
                "artifacts/any-model/1/source_outputs.npz", "artifacts/any-model/1/tfjs/model.json",
                "artifacts/any-model/.2.x.staging/version/onnx/model.onnx", "models/mlp.py", ".venv/bin/python"]
@@ -92,10 +93,9 @@ def image_server(clean_venv, artifacts_dir, tmp_path_factory) -> Iterator[ImageS
         yield server
 
 
-def _onnx_entries(artifacts: Path) -> list[dict]:
+def _onnx_entries(artifacts: Path) -> list[Entry]:
     """The onnx entries unversioned requests reach: each model's newest ok, non-retired version."""
-    entries = [e for e in manifest.latest(json.loads((artifacts / "manifest.json").read_text()))
-               if e["format"] == "onnx" and e["status"] == "ok"]
+    entries = [e for e in manifest.load(artifacts).latest() if e.format == "onnx" and e.ok]
     assert entries, "the manifest has no onnx artifact with status ok"
     return entries
 
@@ -113,13 +113,13 @@ async def _get_json(server: ImageServer, path: str) -> dict:
 def test_image_serves_every_onnx_model_with_its_manifest_spec(image_server, artifacts_dir):
     for entry in _onnx_entries(artifacts_dir):
         metadata = asyncio.run(_get_json(image_server, f"/v2/models/{entry['model_name']}"))
-        assert metadata["name"] == entry["model_name"]
+        assert metadata["name"] == entry.model_name
         for side in ("inputs", "outputs"):
             # v2 metadata has no layout/kind fields; every field it does report must be the spec's.
-            served, declared = metadata[side], entry["spec"][side]
+            served, declared = metadata[side], entry.spec.to_json()[side]
             assert all({"name", "datatype", "shape"} <= t.keys() for t in served), served
-            assert served == [{k: d.get(k) for k in t} for t, d in zip(served, declared)], (entry["model_name"], side)
-            assert len(served) == len(declared), (entry["model_name"], side)
+            assert served == [{k: d.get(k) for k in t} for t, d in zip(served, declared)], (entry.model_name, side)
+            assert len(served) == len(declared), (entry.model_name, side)
 
 
 async def _predict(server: ImageServer, protocol: str, spec: ModelSpec, x: dict[str, np.ndarray]) -> dict:
@@ -137,18 +137,18 @@ async def _predict(server: ImageServer, protocol: str, spec: ModelSpec, x: dict[
 def test_image_answers_equal_the_source_model(image_server, artifacts_dir, protocol):
     """The exporter's sample rows through the live image equal what the source framework computed for them."""
     for entry in _onnx_entries(artifacts_dir):
-        spec = ModelSpec.from_json(entry["spec"])
-        with np.load(manifest.version_file(artifacts_dir, entry, SAMPLE_INPUTS)) as samples, \
-                np.load(manifest.version_file(artifacts_dir, entry, SOURCE_OUTPUTS)) as source:
+        spec = entry.spec
+        with np.load(entry.version_file(artifacts_dir, SAMPLE_INPUTS)) as samples, \
+                np.load(entry.version_file(artifacts_dir, SOURCE_OUTPUTS)) as source:
             x = {t.name: samples[t.name] for t in spec.inputs}
             rows = len(next(iter(x.values())))
             expected = {t.name: source[t.name][:rows] for t in spec.outputs}
-        served = asyncio.run(_predict(image_server, protocol, spec.renamed(entry["model_name"]), x))
+        served = asyncio.run(_predict(image_server, protocol, spec.renamed(entry.model_name), x))
         for t in spec.outputs:
             got, want = served[t.name], expected[t.name]
-            assert got.shape == want.shape, (entry["model_name"], t.name, got.shape, want.shape)
+            assert got.shape == want.shape, (entry.model_name, t.name, got.shape, want.shape)
             if t.dtype.kind == "f":
                 diff = float(np.abs(got.astype(np.float64) - want).max())
-                assert diff <= TOLERANCE, (entry["model_name"], t.name, diff)
+                assert diff <= TOLERANCE, (entry.model_name, t.name, diff)
             else:
                 np.testing.assert_array_equal(got, want, err_msg=f"{entry['model_name']} {t.name}")

@@ -8,7 +8,7 @@ import httpx
 import pytest
 import yaml
 
-from serving.tools.clients import JSON, TfRest, example_inputs
+from benchmarks.serving.clients import JSON, TfRest, example_inputs
 from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 
 OPENAPI = Path(__file__).resolve().parents[2] / "serving" / "openapi.yaml"

@@ -1,15 +1,14 @@
 """Served answers equal in-process ONNX Runtime, per model, protocol and request size: the two test models
 (single- and multi-IO) always, and every onnx model of the real pipeline's manifest (slow)."""
 import asyncio
-import json
 
 import numpy as np
 import onnxruntime as ort
 import pytest
 
-from rosetta.spec import ModelSpec
-from serving.runtime.manifest import SCHEMA_VERSIONS, load_served_models
-from serving.tools.clients import RestClient, TfRest, V2Grpc, V2Rest, example_inputs
+from benchmarks.serving.clients import RestClient, TfRest, V2Grpc, V2Rest, example_inputs
+from rosetta.core import manifest
+from rosetta.core.spec import ModelSpec
 from tests.serving.conftest import MODELS
 
 PROTOCOLS = ["v2-rest", "v2-grpc", "tfserving-rest"]
@@ -71,11 +70,8 @@ def test_served_answers_match_in_process_ort(server, tiny_artifacts, specs, prot
 
 @pytest.fixture(scope="module")
 def pipeline_server(artifacts_dir, tmp_path_factory):
-    from serving.tools.process import ServerProcess
+    from benchmarks.serving.process import ServerProcess
 
-    found = json.loads((artifacts_dir / "manifest.json").read_text()).get("schema_version")
-    if found not in SCHEMA_VERSIONS:
-        pytest.skip(f"the pipeline's manifest is schema {found!r}; the server reads {SCHEMA_VERSIONS}")
     with ServerProcess(artifacts_dir, repository=tmp_path_factory.mktemp("repo")) as proc:
         yield proc
 
@@ -85,7 +81,7 @@ def test_pipeline_models_match_in_process_ort_and_source(pipeline_server, artifa
     """Every onnx model of the real manifest, names and specs read from it, on random valid inputs (the
     exporter's gates already compare each ONNX file with its source model)."""
     # Unversioned requests go to the latest version; versions come in ascending order, so the last one wins.
-    latest = {m.name: m for m in load_served_models(artifacts_dir)}
+    latest = {m.name: m for m in manifest.served(artifacts_dir, "onnx").versions}
     for model in latest.values():
         spec = model.spec
         x = example_inputs(spec, 1000, seed=12)

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from kserve.model_repository import ModelRepository
 
-from serving.runtime.manifest import ManifestError, load_served_models
-from serving.runtime.model import OnnxModel
-from serving.runtime.repository import IntegrityError, build_repository, model_path
-from serving.runtime.versions import VersionedModel
-from serving.server.config import ServeConfig
-from serving.server.dataplane import ServingDataPlane
+from rosetta.core.manifest import ManifestError, ServedVersion, served
+from rosetta.serving.runtime.model import OnnxModel
+from rosetta.serving.runtime.repository import IntegrityError, build_repository, model_path
+from rosetta.serving.runtime.versions import VersionedModel
+from rosetta.serving.server.config import ServeConfig
+from rosetta.serving.server.dataplane import ServingDataPlane
 from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,14 +35,14 @@ def _edit_manifest(artifacts: Path, edit) -> None:
 
 
 def test_every_ok_onnx_entry_is_served_with_its_spec(tiny_artifacts):
-    served = {m.name: m for m in load_served_models(tiny_artifacts)}
+    served = {m.name: m for m in _served(tiny_artifacts)}
     assert sorted(served) == sorted([CLASSIFIER.name, MULTI_IO.name])  # the failed entry is skipped
     assert served[CLASSIFIER.name].spec == CLASSIFIER and served[MULTI_IO.name].spec == MULTI_IO
     assert served[MULTI_IO.name].source == tiny_artifacts / MULTI_IO.name / "onnx" / "model.onnx"
 
 
 def test_repository_layout_is_model_version_file(tiny_artifacts, tmp_path):
-    served = load_served_models(tiny_artifacts)
+    served = _served(tiny_artifacts)
     paths = build_repository(served, tmp_path / "repo")
     for m in served:
         assert paths[m.key] == tmp_path / "repo" / m.name / str(m.version) / "model.onnx"
@@ -53,11 +53,11 @@ def test_tampered_artifact_is_refused_naming_model_and_hashes(artifacts_copy, tm
     target = artifacts_copy / MULTI_IO.name / "onnx" / "model.onnx"
     target.write_bytes(target.read_bytes()[:-1] + b"\x00")
     with pytest.raises(IntegrityError, match=rf"{MULTI_IO.name} v1: refusing .*SHA-256 [0-9a-f]{{64}} does not match"):
-        build_repository(load_served_models(artifacts_copy), tmp_path / "repo")
+        build_repository(_served(artifacts_copy), tmp_path / "repo")
 
 
 def test_file_swapped_in_repository_after_build_is_refused_at_load(tiny_artifacts, tmp_path):
-    served = {m.name: m for m in load_served_models(tiny_artifacts)}
+    served = {m.name: m for m in _served(tiny_artifacts)}
     paths = {m.name: p for m, p in zip(served.values(), build_repository(list(served.values()), tmp_path / "repo").values())}
     shutil.copy(paths[CLASSIFIER.name], paths[MULTI_IO.name])  # a valid model, but not the one recorded
     with pytest.raises(IntegrityError, match=MULTI_IO.name):
@@ -73,7 +73,7 @@ def test_file_swapped_in_repository_after_build_is_refused_at_load(tiny_artifact
 def test_a_spec_the_file_does_not_match_is_refused_at_load(artifacts_copy, tmp_path, change, message):
     _edit_manifest(artifacts_copy, lambda m: change(next(e for e in m["artifacts"]
                                                          if e["model_name"] == MULTI_IO.name)["spec"]))
-    served = {m.name: m for m in load_served_models(artifacts_copy)}
+    served = {m.name: m for m in _served(artifacts_copy)}
     paths = build_repository(list(served.values()), tmp_path / "repo")
     with pytest.raises(IntegrityError, match=message):
         OnnxModel(served[MULTI_IO.name], paths[served[MULTI_IO.name].key], ServeConfig()).load()
@@ -81,25 +81,25 @@ def test_a_spec_the_file_does_not_match_is_refused_at_load(artifacts_copy, tmp_p
 
 def test_manifest_errors_are_one_clear_line(tmp_path, artifacts_copy):
     with pytest.raises(ManifestError, match="manifest.json: missing"):
-        load_served_models(tmp_path)
-    (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": 2, "artifacts": [
-        {"format": "onnx", "status": "failed", "model_name": "x"}]}))
+        _served(tmp_path)
+    failed = {**json.loads((artifacts_copy / "manifest.json").read_text())["artifacts"][0], "status": "failed"}
+    (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": 3, "artifacts": [failed]}))
     with pytest.raises(ManifestError, match="no onnx artifact with status ok"):
-        load_served_models(tmp_path)
+        _served(tmp_path)
     (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": 1, "artifacts": []}))
-    with pytest.raises(ManifestError, match="schema_version 1, the server reads 2 or 3"):
-        load_served_models(tmp_path)
+    with pytest.raises(ManifestError, match="schema_version 1, expected 3"):
+        _served(tmp_path)
     _edit_manifest(artifacts_copy, lambda m: m["artifacts"][0]["spec"]["inputs"][0].update(datatype="FP8"))
     with pytest.raises(ManifestError, match=r"artifacts\[0\]: .*unknown datatype 'FP8'"):
-        load_served_models(artifacts_copy)
+        _served(artifacts_copy)
     _edit_manifest(artifacts_copy, lambda m: m["artifacts"][0].pop("spec"))
     with pytest.raises(ManifestError, match=r"artifacts\[0\]: missing or malformed field \(KeyError\('spec'\)\)"):
-        load_served_models(artifacts_copy)
+        _served(artifacts_copy)
 
 
 def test_server_with_tampered_model_exits_2_with_message(artifacts_copy, tmp_path):
     (artifacts_copy / CLASSIFIER.name / "onnx" / "model.onnx").write_bytes(b"not the model")
-    proc = subprocess.run([sys.executable, "-m", "serving", "--artifacts", str(artifacts_copy),
+    proc = subprocess.run([sys.executable, "-m", "rosetta.serving", "--artifacts", str(artifacts_copy),
                            "--repository", str(tmp_path / "repo"), "--http-port", "1", "--grpc-port", "2"],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert proc.returncode == 2
@@ -107,7 +107,7 @@ def test_server_with_tampered_model_exits_2_with_message(artifacts_copy, tmp_pat
 
 
 def test_ready_only_when_every_manifest_model_is_loaded(tiny_artifacts, tmp_path):
-    served = load_served_models(tiny_artifacts)
+    served = _served(tiny_artifacts)
     paths = build_repository(served, tmp_path / "repo")
     registry = ModelRepository()
     dataplane = ServingDataPlane(registry, [m.name for m in served])
@@ -123,3 +123,7 @@ def test_ready_only_when_every_manifest_model_is_loaded(tiny_artifacts, tmp_path
     last.swap({models[-1].version: models[-1]}, {})
     assert asyncio.run(dataplane.ready()) is True
     assert model_path(tmp_path / "repo", served[0]).is_file()
+
+
+def _served(artifacts) -> list[ServedVersion]:
+    return list(served(artifacts, "onnx").versions)

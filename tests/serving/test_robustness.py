@@ -12,8 +12,8 @@ import pytest
 from google.protobuf.message import DecodeError
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 
-from rosetta.spec import ModelSpec
-from serving.tools.clients import JSON, RestClient, TfRest, V2Grpc, V2Rest, example_inputs
+from benchmarks.serving.clients import JSON, RestClient, TfRest, V2Grpc, V2Rest, example_inputs
+from rosetta.core.spec import ModelSpec
 from tests.serving.tiny_models import CLASSIFIER, SPECS
 
 MAX_ROWS = 1000  # the session server's --max-request-rows

@@ -2,6 +2,7 @@
 the SavedModels staged beside it; every staged SavedModel runs in the TensorFlow release the image is built on
 and answers like its source; against a live TF Serving (TFSERVING_REST_URL / TFSERVING_GRPC_TARGET, e.g. the
 compose services) every served model answers like its source over REST :predict and gRPC Predict."""
+import dataclasses
 import importlib.util
 import json
 import os
@@ -16,10 +17,12 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from exporters import manifest
-from exporters.pipeline import SAMPLE_INPUTS, SOURCE_OUTPUTS
 from rosetta import contract
-from serving.tfserving import config, image, runtime_check
+from rosetta.core import manifest
+from rosetta.core.manifest import Entry, Manifest, ManifestError
+from rosetta.core.spec import ModelSpec
+from rosetta.exporters.pipeline import SAMPLE_INPUTS, SOURCE_OUTPUTS
+from rosetta.serving.tfserving import config, image, runtime_check
 
 ROOT = Path(__file__).resolve().parents[2]
 TFS = ROOT / "serving" / "tfserving"
@@ -76,11 +79,15 @@ def _spec(name: str, inputs=("x",), outputs=(("y", "probabilities"),)) -> dict:
 
 def _entry(name: str, fmt: str = "savedmodel", status: str = "ok", version: int = 1, path: str | None = None):
     return {"model_name": name, "lane": "x", "format": fmt, "version": version, "spec": _spec(name),
-            "status": status, "path": path if path is not None else f"{name}/{version}/savedmodel"}
+            "status": status, "path": path if path is not None else f"{name}/{version}/savedmodel", "sha256": "0" * 64}
 
 
-def _manifest(entries: list[dict], models: dict | None = None) -> dict:
+def _raw_manifest(entries: list[dict], models: dict | None = None) -> dict:
     return {"schema_version": 3, "artifacts": entries, "models": models or {}}
+
+
+def _manifest(entries: list[dict], models: dict | None = None) -> Manifest:
+    return Manifest.from_json(_raw_manifest(entries, models), "test")
 
 
 def _fake_export(tmp_path: Path, entries: list[dict], models: dict | None = None) -> Path:
@@ -93,7 +100,7 @@ def _fake_export(tmp_path: Path, entries: list[dict], models: dict | None = None
             (d / "saved_model.pb").write_bytes(f"graph of {e['model_name']} v{e['version']}".encode())
             (d / "variables" / "variables.index").write_bytes(b"index")
     artifacts.mkdir(exist_ok=True)
-    (artifacts / "manifest.json").write_text(json.dumps(_manifest(entries, models)))
+    (artifacts / "manifest.json").write_text(json.dumps(_raw_manifest(entries, models)))
     return artifacts
 
 
@@ -135,24 +142,25 @@ def test_labels_only_point_at_versions_loaded_at_start_up_so_no_unavailable_labe
 
 
 def test_models_config_quotes_names_for_the_text_format():
-    model = config.ServedModel('we"ird\\name', {1: _entry('we"ird\\name')}, {"stable": 1})
+    entry = dataclasses.replace(Entry.from_json(_entry("x")), model_name='we"ird\\name')  # past the name check
+    model = config.TfServingModel(entry.model_name, {1: entry}, {"stable": 1})
     (c,) = _parse(config.models_config([model]), model_server_config_pb2.ModelServerConfig()).model_config_list.config
     assert c.name == 'we"ird\\name' and c.base_path == '/models/we"ird\\name' and dict(c.version_labels) == {"stable": 1}
 
 
 @pytest.mark.parametrize("entries, models, message", [
-    ([_entry("a", status="gate-failed")], {}, "no ok, non-retired savedmodel entry"),
-    ([_entry("a")], {"a": {"labels": {}, "retired": [1]}}, "no ok, non-retired savedmodel entry"),
+    ([_entry("a", status="gate-failed")], {}, "no savedmodel artifact with status ok that is not retired"),
+    ([_entry("a")], {"a": {"labels": {}, "retired": [1]}}, "no savedmodel artifact with status ok that is not retired"),
 ])
 def test_served_models_rejects_what_cannot_be_served(entries, models, message):
-    with pytest.raises(ValueError, match=re.escape(message)):
+    with pytest.raises(ManifestError, match=re.escape(message)):
         config.served_models(_manifest(entries, models))
 
 
 @pytest.mark.parametrize("schema", [1, 2])
 def test_served_models_rejects_an_older_manifest(schema):
-    with pytest.raises(ValueError, match=f"schema_version {schema}"):
-        config.served_models({"schema_version": schema, "artifacts": []})
+    with pytest.raises(ManifestError, match=f"schema_version {schema}, expected 3"):
+        config.served_models(Manifest.from_json({"schema_version": schema, "artifacts": []}, "test"))
 
 
 def test_stage_writes_the_config_and_every_served_version_in_tf_serving_layout(tmp_path):
@@ -232,14 +240,14 @@ def image_python() -> Path:
 BUILTIN_NAMES = {contract.served_name(m, lane) for m in contract.BUILTIN_MODELS for lane in contract.LANES}
 
 
-def _validation_inputs(artifacts: Path, entry: dict, test_split, workdir: Path) -> Path:
+def _validation_inputs(artifacts: Path, entry: Entry, test_split, workdir: Path) -> Path:
     """A built-in model: the whole MNIST test split its source_outputs.npz were computed on; any other model:
     the first validation rows the exporter kept (<model>/<N>/sample_inputs.npz, one array per input)."""
-    if entry["model_name"] not in BUILTIN_NAMES:
-        return manifest.version_file(artifacts, entry, SAMPLE_INPUTS)
-    (tensor,) = entry["spec"]["inputs"]
-    path = workdir / f"{entry['model_name']}-inputs.npz"
-    np.savez(path, **{tensor["name"]: test_split.images.astype(np.float32)})
+    if entry.model_name not in BUILTIN_NAMES:
+        return entry.version_file(artifacts, SAMPLE_INPUTS)
+    (tensor,) = entry.spec.inputs
+    path = workdir / f"{entry.model_name}-inputs.npz"
+    np.savez(path, **{tensor.name: test_split.images.astype(np.float32)})
     return path
 
 
@@ -247,12 +255,11 @@ def test_every_staged_savedmodel_version_runs_in_the_images_tensorflow_like_its_
         artifacts_dir, test_split, image_python, tmp_path):
     staged = tmp_path / "tfserving"
     config.stage(artifacts_dir, staged)
-    entries = {(e["model_name"], int(e["version"])): e
-               for e in config.served_entries(json.loads((artifacts_dir / "manifest.json").read_text()))}
+    entries = {(e.model_name, e.version): e for e in config.served_entries(manifest.load(artifacts_dir))}
     models = [runtime_check.Model(f"{name}/{version}", version_dir,
                                   _validation_inputs(artifacts_dir, entries[name, version], test_split, tmp_path),
-                                  manifest.version_file(artifacts_dir, entries[name, version], SOURCE_OUTPUTS),
-                                  runtime_check.classifier_outputs(entries[name, version]["spec"]))
+                                  entries[name, version].version_file(artifacts_dir, SOURCE_OUTPUTS),
+                                  runtime_check.classifier_outputs(entries[name, version].spec))
               for (name, version), version_dir in runtime_check.served(staged).items()]
     assert models and len(models) == len(entries)
     report = runtime_check.run(image_python, models, tmp_path)
@@ -262,19 +269,19 @@ def test_every_staged_savedmodel_version_runs_in_the_images_tensorflow_like_its_
 
 # --- a live TF Serving --------------------------------------------------------------------------------------
 
-def _served_models(artifacts_dir: Path) -> list[dict]:
-    return config.served_entries(json.loads((artifacts_dir / "manifest.json").read_text()))
+def _served_models(artifacts_dir: Path) -> list[Entry]:
+    return config.served_entries(manifest.load(artifacts_dir))
 
 
-def _inputs_and_expected(artifacts_dir: Path, entry: dict, test_split, tmp_path: Path):
+def _inputs_and_expected(artifacts_dir: Path, entry: Entry, test_split, tmp_path: Path):
     with np.load(_validation_inputs(artifacts_dir, entry, test_split, tmp_path)) as f:
         inputs = {k: f[k] for k in f.files}
-    with np.load(manifest.version_file(artifacts_dir, entry, SOURCE_OUTPUTS)) as f:
+    with np.load(entry.version_file(artifacts_dir, SOURCE_OUTPUTS)) as f:
         expected = {k: f[k][:_rows(inputs)] for k in f.files}
     return inputs, expected
 
 
-def _check_against_source(served: dict[str, np.ndarray], expected: dict[str, np.ndarray], spec: dict) -> None:
+def _check_against_source(served: dict[str, np.ndarray], expected: dict[str, np.ndarray], spec: ModelSpec) -> None:
     classifiers = runtime_check.classifier_outputs(spec)
     for name, want in expected.items():
         got = served[name]
@@ -291,7 +298,7 @@ def _rows(inputs: dict[str, np.ndarray]) -> int:
 @pytest.mark.skipif(not REST_URL, reason=NO_ENDPOINT.format("TFSERVING_REST_URL", "http://127.0.0.1:8501"))
 def test_live_tfserving_rest_predict_matches_source(artifacts_dir, test_split, tmp_path):
     for entry in _served_models(artifacts_dir):
-        name = f"{entry['model_name']}/versions/{entry['version']}"  # every served version, addressed by number
+        name = f"{entry.model_name}/versions/{entry.version}"  # every served version, addressed by number
         inputs, expected = _inputs_and_expected(artifacts_dir, entry, test_split, tmp_path)
         parts: dict[str, list] = {}
         with httpx.Client(base_url=REST_URL, timeout=60) as http:
@@ -305,7 +312,7 @@ def test_live_tfserving_rest_predict_matches_source(artifacts_dir, test_split, t
                 outputs = outputs if isinstance(outputs, dict) else {next(iter(expected)): outputs}
                 for k, v in outputs.items():
                     parts.setdefault(k, []).append(np.asarray(v, np.float32))
-        _check_against_source({k: np.concatenate(v) for k, v in parts.items()}, expected, entry["spec"])
+        _check_against_source({k: np.concatenate(v) for k, v in parts.items()}, expected, entry.spec)
 
 
 @pytest.mark.skipif(not GRPC_TARGET, reason=NO_ENDPOINT.format("TFSERVING_GRPC_TARGET", "127.0.0.1:8500"))
@@ -321,12 +328,12 @@ def test_live_tfserving_grpc_predict_matches_source(artifacts_dir, test_split, t
             parts: dict[str, list] = {}
             for i in range(0, _rows(inputs), 500):
                 request = predict_pb2.PredictRequest()
-                request.model_spec.name = entry["model_name"]
-                request.model_spec.version.value = int(entry["version"])
+                request.model_spec.name = entry.model_name
+                request.model_spec.version.value = entry.version
                 request.model_spec.signature_name = "serving_default"
                 for k, v in inputs.items():
                     request.inputs[k].CopyFrom(tf.make_tensor_proto(v[i:i + 500]))
                 response = stub.Predict(request, timeout=60)
                 for k in expected:
                     parts.setdefault(k, []).append(tf.make_ndarray(response.outputs[k]).astype(np.float32))
-            _check_against_source({k: np.concatenate(v) for k, v in parts.items()}, expected, entry["spec"])
+            _check_against_source({k: np.concatenate(v) for k, v in parts.items()}, expected, entry.spec)

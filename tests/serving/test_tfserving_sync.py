@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from serving.tfserving import image
+from rosetta.serving.tfserving import image
 
 ROOT = Path(__file__).resolve().parents[2]
 TAG = image.base_tag()
@@ -28,10 +28,11 @@ def test_base_image_is_a_tensorflow_serving_release_with_a_matching_tensorflow_w
 
 
 def test_makefile_builds_the_side_venv_with_the_images_tensorflow():
-    """tfserving.mk derives the version with sed, image.py with a regex: they must agree (dry run, forced)."""
+    """tfserving.mk derives the venv's name with sed, image.py with a regex: they must agree (dry run, forced);
+    the venv installs the side lock, whose tensorflow-cpu is the tag (tests/tools/test_lock.py)."""
     plan = subprocess.run(["make", "-n", "-B", "tfserving-venv"], cwd=ROOT, capture_output=True, text=True,
                           check=True).stdout
-    assert f"pip install -q tensorflow-cpu=={TAG}" in plan
+    assert "pip install -q --require-hashes -r serving/tfserving/requirements.lock" in plan
     assert f".venv-tfserving-{TAG}/.installed" in plan
 
 

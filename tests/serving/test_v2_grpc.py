@@ -8,8 +8,8 @@ import pytest
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
 
-from serving.protocols.v2_grpc import is_plain
-from serving.tools.clients import V2Grpc, example_inputs
+from benchmarks.serving.clients import V2Grpc, example_inputs
+from rosetta.serving.protocols.v2_grpc import is_plain
 from tests.serving.conftest import MODELS
 from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 

@@ -6,8 +6,8 @@ import numpy as np
 import orjson
 import pytest
 
-from serving.protocols.v2_rest import plain_request
-from serving.tools.clients import JSON, V2Rest, example_inputs
+from benchmarks.serving.clients import JSON, V2Rest, example_inputs
+from rosetta.serving.protocols.v2_rest import plain_request
 from tests.serving.conftest import MODELS
 from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 
@@ -143,7 +143,7 @@ def _split(r: httpx.Response, spec) -> tuple[dict, dict]:
 
 
 def _both_binary(http, model: str, x: dict, spec, **kw) -> tuple[httpx.Response, httpx.Response]:
-    from serving.protocols.v2_rest import plain_binary_request
+    from rosetta.serving.protocols.v2_rest import plain_binary_request
 
     fast_body, fast_headers = _binary(x, spec, **kw)
     slow_body, slow_headers = _binary(x, spec, routed=True, **kw)
@@ -182,7 +182,7 @@ def test_binary_extension_errors_are_kserves(http, specs):
         fast, slow = _both_binary(http, CLASSIFIER.name, case.pop("x"), spec, **case)
         assert 400 <= fast.status_code < 500, fast.text
         assert (fast.status_code, fast.json()) == (slow.status_code, slow.json())
-    from serving.protocols.v2_rest import plain_binary_request
+    from rosetta.serving.protocols.v2_rest import plain_binary_request
 
     body, headers = _binary(x, spec)
     length = int(headers["inference-header-content-length"])

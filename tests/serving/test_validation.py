@@ -4,9 +4,9 @@ import orjson
 import pytest
 from kserve.errors import InvalidInput
 
-from rosetta.spec import TensorSpec
-from serving.protocols.tensors import check_input, check_inputs, json_array, raw_array
-from serving.protocols.tfserving_rest import parse_predict_body
+from rosetta.core.spec import TensorSpec
+from rosetta.serving.protocols.tensors import check_input, check_inputs, json_array, raw_array
+from rosetta.serving.protocols.tfserving_rest import parse_predict_body
 from tests.serving.tiny_models import CLASSIFIER, MULTI_IO
 
 PIXELS = CLASSIFIER.inputs[0]  # FP32 [-1, 3, 4]

@@ -15,9 +15,9 @@ import pytest
 from kserve.protocol.grpc import grpc_predict_v2_pb2 as pb
 from kserve.protocol.grpc.grpc_predict_v2_pb2_grpc import GRPCInferenceServiceStub
 
-from exporters.manifest import file_sha256
-from serving.tools.clients import JSON, TfRest, V2Grpc, V2Rest
-from serving.tools.process import ServerProcess
+from benchmarks.serving.clients import JSON, TfRest, V2Grpc, V2Rest
+from benchmarks.serving.process import ServerProcess
+from rosetta.core.digest import file_sha256
 from tests.serving.versioned_models import WIDTH, VersionedArtifacts, offset_spec
 
 MODEL = "versioned"

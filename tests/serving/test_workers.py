@@ -8,8 +8,8 @@ import time
 import psutil
 import pytest
 
-from serving.server.config import ServeConfig, add_serve_arguments, available_cores, config_from_args
-from serving.tools.process import ServerProcess
+from benchmarks.serving.process import ServerProcess
+from rosetta.serving.server.config import ServeConfig, add_serve_arguments, available_cores, config_from_args
 
 
 def _parse(*argv: str) -> ServeConfig:

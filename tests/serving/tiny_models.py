@@ -11,9 +11,9 @@ from pathlib import Path
 
 import torch
 
-from exporters.manifest import file_sha256
-from rosetta.spec import ModelSpec, TensorSpec
-from serving.tools.clients import example_inputs
+from benchmarks.serving.clients import example_inputs
+from rosetta.core.digest import file_sha256
+from rosetta.core.spec import ModelSpec, TensorSpec
 
 CLASSIFIER = ModelSpec("tiny-classifier",
                        (TensorSpec("pixels", "FP32", (-1, 3, 4), layout="NHW"),),
@@ -58,7 +58,7 @@ def _export(module: torch.nn.Module, spec: ModelSpec, path: Path) -> None:
 
 
 def _entry(spec: ModelSpec, artifacts: Path, relpath: str) -> dict:
-    """A manifest v2 `onnx` entry as the exporter writes it (the fields the server reads, and a few more)."""
+    """A manifest `onnx` entry as the exporter writes it (the fields the server reads, and a few more)."""
     path = artifacts / relpath
     signature = {side: [{"name": t.name, "shape": list(t.static_shape), "dtype": t.dtype.name} for t in tensors]
                  for side, tensors in (("inputs", spec.inputs), ("outputs", spec.outputs))}
@@ -69,7 +69,7 @@ def _entry(spec: ModelSpec, artifacts: Path, relpath: str) -> dict:
 
 def write_manifest(artifacts: Path, entries: list[dict]) -> Path:
     path = artifacts / "manifest.json"
-    path.write_text(json.dumps({"schema_version": 2, "created": "test", "tool_versions": {}, "artifacts": entries}))
+    path.write_text(json.dumps({"schema_version": 3, "created": "test", "tool_versions": {}, "artifacts": entries}))
     return path
 
 

@@ -1,5 +1,5 @@
-"""Schema-3 artifact directories written by hand, in the layout and manifest NOTES.md specifies
-(DIR/<model>/<N>/onnx/model.onnx; "models": {name: {"labels", "retired"}}), until the exporter writes them.
+"""Artifact directories written by hand, as the exporter writes them (rosetta.core.manifest schema 3:
+DIR/<model>/<N>/onnx/model.onnx; "models": {name: {"labels", "retired"}}).
 
 Each version is a small ONNX graph whose answer shows which version ran: y = x + offset. The offset comes
 from a table gathered at input-dependent row indices (always row 0), so ONNX Runtime cannot fold the table
@@ -14,9 +14,9 @@ import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
 
-from exporters.manifest import file_sha256
-from rosetta.atomic import atomic_file, write_json
-from rosetta.spec import ModelSpec, TensorSpec
+from rosetta.core.atomic import atomic_file, write_json
+from rosetta.core.digest import file_sha256
+from rosetta.core.spec import ModelSpec, TensorSpec
 
 WIDTH = 4
 

@@ -1,12 +1,11 @@
 """requirements.lock against pyproject.toml and the installed venv, the side locks against their inputs, the
 images' requirement files against the lock. Offline: nothing here fails because the package index moved."""
 import re
-import sys
+import sysconfig
+import tomllib
 from importlib import metadata
-from pathlib import Path
 
 import pytest
-import tomllib
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -62,7 +61,8 @@ def test_the_venv_is_the_lock():
     """`make venv` installed exactly the lock's versions: a package at another version, or one the lock lacks,
     means the venv was changed by hand or the lock moved without a re-install."""
     pins = lock.load()
-    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions()}
+    site = sysconfig.get_paths()["purelib"]  # the venv itself: not whatever else a test put on sys.path
+    installed = {canonicalize_name(d.metadata["Name"]): d.version for d in metadata.distributions(path=[site])}
     installed.pop("rosetta-export")  # the project itself, editable
     for tool in ("pip",):  # the installer, pinned by the Makefile
         installed.pop(tool, None)

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from web.catalog import WEB_FORMATS
-from web.examples import from_validation
-from web.site import build_site
+from rosetta.web.catalog import WEB_FORMATS
+from rosetta.web.examples import from_validation
+from rosetta.web.site import build_site
 
 DEMO_MODEL = "tiny-classifier"
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from exporters.manifest import describe_files
+from rosetta.core.digest import describe_files
 
 SEED = 7
 VALIDATION_EXAMPLES = 64
@@ -131,7 +131,7 @@ def _export_onnx(m: FixtureModel, path: Path) -> None:
 def _export_tf(m: FixtureModel, root: Path) -> dict[str, Path]:
     import tensorflow as tf
 
-    from exporters.tfjs_compat import tfjs_converter
+    from rosetta.exporters.tfjs_compat import tfjs_converter
 
     module = tf.Module()
     module.serve = m.tf_fn(tf)

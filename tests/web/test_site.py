@@ -21,13 +21,13 @@ import pytest
 from starlette.applications import Starlette
 from starlette.testclient import TestClient
 
-from rosetta.spec import ModelSpec
-from serving.server.artifact_site import SiteNotBuilt, mount
-from web.catalog import WEB_FORMATS, SiteError
-from web.drawable import drawing_demo
-from web.serve import make_server
-from web.site import build_site, main
-from web.sri import add_integrity
+from rosetta.core.spec import ModelSpec
+from rosetta.serving.server.artifact_site import SiteNotBuilt, mount
+from rosetta.web.catalog import WEB_FORMATS, SiteError
+from rosetta.web.drawable import drawing_demo
+from rosetta.web.serve import make_server
+from rosetta.web.site import build_site, main
+from rosetta.web.sri import add_integrity
 
 WEB = Path(__file__).resolve().parents[2] / "web"
 ASSET_TAG = re.compile(r"<(script|link)\b[^>]*>")
@@ -302,7 +302,10 @@ def test_missing_manifest_is_a_clear_error(tmp_path: Path, capsys: pytest.Captur
 
 
 def _other_spec(e: dict) -> dict:
-    return {**e, "spec": {**e["spec"], "name": "other"}} if e["format"] == "onnx" else e
+    if e["format"] != "onnx":
+        return e
+    outputs = [{**t, "kind": None} for t in e["spec"]["outputs"]]  # no longer a classifier
+    return {**e, "spec": {**e["spec"], "outputs": outputs}}
 
 
 @pytest.mark.parametrize(("mutate", "message"), [
@@ -310,9 +313,9 @@ def _other_spec(e: dict) -> dict:
     (lambda m: json.dumps([m]), r"expected a JSON object"),
     (lambda m: json.dumps({**m, "schema_version": 1}), r"schema_version 1, expected 3"),
     (lambda m: json.dumps({**m, "artifacts": {}}), r"'artifacts' must be a list"),
-    (lambda m: json.dumps({**m, "artifacts": [{"model_name": "x"}]}), r"artifacts\[0\] must be an object with"),
+    (lambda m: json.dumps({**m, "artifacts": [{"model_name": "x"}]}), r"artifacts\[0\]: missing or malformed field \(KeyError\('spec'\)\)"),
     (lambda m: json.dumps({**m, "artifacts": [{**e, "version": "1"} for e in m["artifacts"]]}),
-     r"artifacts\[0\]: version '1' is not an integer"),
+     r"artifacts\[0\]: missing or malformed field .*version must be a positive integer, got '1'"),
     (lambda m: json.dumps({**m, "artifacts": [{k: v for k, v in e.items() if k != "sha256"}
                                               for e in m["artifacts"]]}), r"fake-model/tflite-int8: entry lacks sha256"),
     (lambda m: json.dumps({**m, "artifacts": [{**e, "sha256": "abc"} for e in m["artifacts"]]}),
@@ -322,7 +325,7 @@ def _other_spec(e: dict) -> dict:
     (lambda m: json.dumps({**m, "artifacts": [{**e, "model_name": "../up"} for e in m["artifacts"]]}),
      r"model name '\.\./up'"),
     (lambda m: json.dumps({**m, "artifacts": [{**e, "spec": {"name": "s"}} for e in m["artifacts"]]}),
-     r"fake-model: bad spec"),
+     r"artifacts\[0\]: model spec: needs name, inputs and outputs"),
     (lambda m: json.dumps({**m, "artifacts": [_other_spec(e) for e in m["artifacts"]]}),
      r"fake-model: entries disagree on the model spec"),
     (lambda m: json.dumps({**m, "artifacts": [{**e, "signature": {"inputs": [{"name": "p"}, {"name": "q"}],

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from zoo.catalog import by_name
+from rosetta.zoo.catalog import by_name
 
 pytestmark = pytest.mark.slow
 SLICE = ("zoo-convnet-torch", "zoo-transformer-torch")
@@ -17,7 +17,7 @@ INT8_SANITY = 0.9  # random-weight nets: int8 flips near-tied classes; below thi
 def cells(tmp_path_factory):
     out = tmp_path_factory.mktemp("zoo")
     args = [a for name in SLICE for a in ("--model", name)]
-    proc = subprocess.run([sys.executable, "-m", "zoo.run", "--artifacts", str(out), *args], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "rosetta.zoo.run", "--artifacts", str(out), *args], capture_output=True,
                           text=True, timeout=1200)
     assert (out / "coverage.md").is_file() and (out / "coverage.png").is_file(), proc.stderr[-3000:]
     manifest = json.loads((out / "manifest.json").read_text())

@@ -6,10 +6,10 @@ import inspect
 import numpy as np
 import pytest
 
+from rosetta.core.spec import TensorSpec
 from rosetta.jax_function import JaxFunction
-from rosetta.spec import TensorSpec
-from zoo.catalog import EXAMPLES, ZOO, ZooModel
-from zoo.load import build, run_source
+from rosetta.zoo.catalog import EXAMPLES, ZOO, ZooModel
+from rosetta.zoo.load import build, run_source
 
 _BUILT: dict[str, tuple[object, list[np.ndarray]]] = {}
 
@@ -68,7 +68,7 @@ def test_factories_are_seeded(model: ZooModel) -> None:
 
 
 def test_image_inputs_are_in_their_documented_range() -> None:
-    from zoo import inputs
+    from rosetta.zoo import inputs
 
     pixels = inputs.pixels_nhwc(16, (8, 8, 3), seed=0, scale=255.0)
     assert pixels.min() >= 0 and pixels.max() <= 255 and pixels.max() > 128

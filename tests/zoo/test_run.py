@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from zoo import run
-from zoo.catalog import by_name
+from rosetta.zoo import run
+from rosetta.zoo.catalog import by_name
 
 CONV, ATTN = by_name("zoo-convnet-torch"), by_name("zoo-transformer-torch")
 
@@ -23,7 +23,7 @@ def test_inputs_npz_keeps_names_and_order(tmp_path: Path) -> None:
 
 def test_export_command_is_the_documented_cli(tmp_path: Path) -> None:
     command = run.export_command(CONV, tmp_path / "x.npz", tmp_path)
-    assert command[1:] == ["-m", "rosetta.cli", "export", "--model", "zoo.torch_models:conv_net",
+    assert command[1:] == ["-m", "rosetta.cli", "export", "--model", "rosetta.zoo.torch_models:conv_net",
                            "--example-inputs", str(tmp_path / "x.npz"), "--name", "zoo-convnet-torch",
                            "--artifacts", str(tmp_path)]
     resnet = by_name("zoo-resnet-jax")
@@ -38,11 +38,14 @@ def test_entries_survive_a_manifest_rewritten_per_run_and_crashes_are_reported(
         assert Path(command[command.index("--example-inputs") + 1]).is_file()
         if name == ATTN.name:
             return subprocess.CompletedProcess(command, 2, "", "Traceback ...\nValueError: no way to export")
-        entries = [{"model_name": name, "format": "onnx", "status": "ok", "parity": {"max_abs_diff": 1e-6}}]
+        spec = {"name": name, "inputs": [{"name": "x", "datatype": "FP32", "shape": [-1, 3]}],
+                "outputs": [{"name": "y", "datatype": "FP32", "shape": [-1, 2]}]}
+        entries = [{"model_name": name, "format": "onnx", "version": 1, "status": "ok", "spec": spec,
+                    "parity": {"examples": 3, "max_abs_diff": 1e-6, "passed": True}}]
         (tmp_path / "manifest.json").write_text(json.dumps({"schema_version": 3, "artifacts": entries}))
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(run.subprocess, "run", fake_export)
     entries, crashed = run.run_zoo([CONV, ATTN], tmp_path, log=lambda _: None)
-    assert [(e["model_name"], e["format"]) for e in entries] == [(CONV.name, "onnx")]
+    assert [(e.model_name, e.format) for e in entries] == [(CONV.name, "onnx")]
     assert list(crashed) == [ATTN.name] and "ValueError: no way to export" in crashed[ATTN.name]

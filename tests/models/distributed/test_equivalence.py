@@ -18,9 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import lane
-from models.common import TrainConfig
-from rosetta.training import METRICS
+from rosetta.models import lane
+from rosetta.models.common import TrainConfig
+from rosetta.models.training import METRICS
 
 ROOT = Path(__file__).resolve().parents[3]
 MODEL, DEVICES, STEPS, BATCH = "mnist-mlp", 2, 20, 64
@@ -74,13 +74,13 @@ def test_two_devices_match_one_device_after_k_steps(name, train_split, tmp_path)
 KERAS_ON_JAX = """
 import sys
 import numpy as np
-from models.distributed import devices
+from rosetta.models.distributed import devices
 devices.configure("keras-jax", 2)  # KERAS_BACKEND=jax and 2 XLA host devices, before Keras starts
 import keras
-from models import keras_lane
-from models.common import TrainConfig
-from models.distributed import keras_jax_dp
-from rosetta.data import load_split
+from rosetta.models import keras_lane
+from rosetta.models.common import TrainConfig
+from rosetta.models.distributed import keras_jax_dp
+from rosetta.mnist import load_split
 assert keras.backend.backend() == "jax"
 subset, config = load_split("train").head(int(sys.argv[2])), TrainConfig.for_model(sys.argv[1], epochs=1,
                                                                                     batch_size=int(sys.argv[3]))

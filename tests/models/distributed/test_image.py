@@ -14,8 +14,8 @@ ROOT = Path(__file__).resolve().parents[3]
 HERE = ROOT / "models" / "distributed"
 OWN = "rosetta-export"  # this repository's code, copied into the image
 # What a pod imports: the worker, train_lane and both multi-node lanes' engines.
-WORKER_IMPORTS = ("models.distributed.worker", "rosetta.training", "models.distributed.torch_ddp",
-                  "models.distributed.jax_dp")
+WORKER_IMPORTS = ("rosetta.models.distributed.worker", "rosetta.models.training", "rosetta.models.distributed.torch_ddp",
+                  "rosetta.models.distributed.jax_dp")
 
 
 def test_worker_imports_only_what_the_image_installs():
@@ -38,8 +38,8 @@ def test_dockerfile_installs_the_pins_and_copies_the_code_and_data():
     assert "COPY models/distributed/requirements.txt /tmp/requirements.txt" in text
     assert re.findall(r"pip install [^\n]*", text) == [
         "pip install --no-cache-dir --require-hashes --extra-index-url https://download.pytorch.org/whl/cpu -r /tmp/requirements.txt \\"]
-    for source in ("rosetta/", "models/", "data/mnist/"):
-        assert f"COPY {source} /srv/{source}" in text
+    for source, dest in (("rosetta/", "rosetta/"), ("models/", "rosetta/models/"), ("data/", "rosetta/datasets/")):
+        assert f"COPY {source} /srv/{dest}" in text
     ignore = (HERE / "Dockerfile.dockerignore").read_text().splitlines()
-    assert ignore[1] == "*" and {"!models/", "!rosetta/", "!data/mnist/"} <= set(ignore)
+    assert ignore[1] == "*" and {"!models/", "!rosetta/", "!data/"} <= set(ignore)
     assert "USER 10001:10001" in text  # k8s/training runs it as 10001 with a read-only root filesystem

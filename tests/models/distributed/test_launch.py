@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models.common import shuffled_batches
-from models.distributed import UNSUPPORTED, DistributedError, check
-from models.distributed.launch import WORKER, command
+from rosetta.models.common import shuffled_batches
+from rosetta.models.distributed import UNSUPPORTED, DistributedError, check
+from rosetta.models.distributed.launch import WORKER, command
 
 ROOT = Path(__file__).resolve().parents[3]
 

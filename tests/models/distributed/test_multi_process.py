@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from models import lane
-from tests.models.distributed.test_equivalence import (ATOL, BATCH, EXAMPLES, MODEL, _max_abs_diff,
-                                                        single_device_weights)
+from rosetta.models import lane
+from tests.models.distributed.test_equivalence import ATOL, BATCH, EXAMPLES, MODEL, _max_abs_diff, single_device_weights
 
 ROOT = Path(__file__).resolve().parents[3]
-WORKER = ["-m", "models.distributed.worker", "--devices", "2", "--model", MODEL, "--epochs", "1",
+WORKER = ["-m", "rosetta.models.distributed.worker", "--devices", "2", "--model", MODEL, "--epochs", "1",
           "--batch-size", str(BATCH), "--train-limit", str(EXAMPLES)]
 
 # End to end: real training processes (torchrun, two-process clusters), ~25-35 s a test here.

@@ -1,0 +1,1 @@
+"""The JavaScript runners and pinned npm manifests that validate browser artifacts (installed as rosetta.js)."""

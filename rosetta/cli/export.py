@@ -1,0 +1,83 @@
+"""`rosetta export`: a built-in model's lanes, or your own model, to every format it reaches, each validated."""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from rosetta import contract
+from rosetta.cli.common import UsageError, console, in_child, lanes, log_cell, print_summary
+from rosetta.core.arg_types import positive_int
+from rosetta.core.manifest import Entry
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    export = sub.add_parser(
+        "export", help="export a model to every format it reaches and validate each artifact in its runtime",
+        description="Built-in models (trained with `rosetta train`): --model mnist-mlp|mnist-cnn|all [--lane L]. "
+                    "Your own model: --model SOURCE --example-inputs X.npy|X.npz, where SOURCE is a Keras 3 .keras "
+                    "file, a torch.export .pt2 program, or package.module:factory returning a Keras model, a "
+                    "torch.nn.Module, or a JAX (apply_fn, variables) pair.")
+    export.add_argument("--model", default="all", metavar="MODEL|SOURCE",
+                        help=f"{', '.join(contract.BUILTIN_MODELS)}, all (default), or your model's SOURCE")
+    export.add_argument("--lane", choices=[*contract.LANES, "all"], default="all", help="built-in models only")
+    export.add_argument("--format", nargs="+", choices=contract.FORMATS, default=None, metavar="F",
+                        help=f"only these formats ({', '.join(contract.FORMATS)}); default: every reachable one")
+    export.add_argument("--example-inputs", type=Path, help=".npy (one input) or .npz (one array per input name)")
+    export.add_argument("--labels", type=Path, help=".npy of integer labels of the examples: adds accuracy gates")
+    export.add_argument("--name", help="the model's name in the manifest, the servers and the site")
+    export.add_argument("--atol", type=float, default=None, help="float artifacts' max |diff| gate (default 1e-5)")
+    export.add_argument("--artifacts", type=Path, default=None, help="output directory (default: --out)")
+    export.add_argument("--version", type=positive_int, default=None, metavar="N",
+                        help="publish as version N (refused if DIR/<model>/N/ exists); default: the next free one")
+    export.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    out = args.artifacts or args.out
+    if args.model == "all" or args.model in contract.BUILTIN_MODELS:
+        entries = _export_builtins(args, out)
+    else:
+        entries = _export_user_model(args, out)
+    failed = print_summary(entries)
+    console.print(f"manifest and report in {out}")
+    return 1 if failed else 0
+
+
+def _export_builtins(args: argparse.Namespace, out: Path) -> list[Entry]:
+    from rosetta.api import export_builtins
+    from rosetta.core import manifest
+    from rosetta.exporters.graph import plan
+
+    if args.example_inputs or args.labels or args.name:
+        raise UsageError(f"--example-inputs/--labels/--name are for your own model; {args.model!r} is built in")
+    names = lanes(args.lane)
+    for name in names:
+        missing = [f for f in args.format or [] if f not in plan(name)]
+        if missing:
+            raise UsageError(f"format(s) {', '.join(missing)} not exported for lane {name!r}; "
+                             f"valid for {name}: {', '.join(plan(name))}")
+    entries, elsewhere = export_builtins(args.model, names, args.format, out, args.data_dir, args.version,
+                                         log=log_cell, announce=lambda text: console.print(f"[bold]{text}[/]"))
+    for name in elsewhere:
+        # The child writes its cells into the manifest; this run's summary and exit code take the entries it
+        # added or rewrote (a version is never rewritten, a failed one may be retried under the same number).
+        before = {e.key: e for e in manifest.load(out).entries}
+        command = ["export", "--model", args.model, *(["--format", *args.format] if args.format else []),
+                   *(["--version", str(args.version)] if args.version is not None else [])]
+        if in_child(args, name, command) not in (0, 1):  # 1: cells failed, listed in the manifest
+            raise UsageError(f"exporting lane {name} failed (its child process's error is above)")
+        entries += [e for e in manifest.load(out).entries if before.get(e.key) != e]
+    return entries
+
+
+def _export_user_model(args: argparse.Namespace, out: Path) -> list[Entry]:
+    from rosetta.api import export
+
+    if args.lane != "all":
+        raise UsageError("--lane selects a built-in model's lanes; your model's framework is detected")
+    if not args.example_inputs:
+        raise UsageError(f"--model {args.model}: give --example-inputs X.npy|X.npz (validation and int8 "
+                         "calibration rows)")
+    console.print(f"[bold]exporting {args.model}[/]")
+    return export(args.model, args.example_inputs, labels=args.labels, name=args.name, formats=args.format,
+                  atol=args.atol, artifacts=out, version=args.version, log=log_cell)
