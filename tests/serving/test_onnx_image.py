@@ -46,7 +46,8 @@ def _run_in(layout: Path, python: Path, *args: str) -> subprocess.CompletedProce
 
 def test_dockerignore_lets_through_what_the_image_needs_only():
     ignore = DockerIgnore((DOCKERFILE.parent / "Dockerfile.dockerignore").read_text())
-    kept = ["serving/__main__.py", "serving/server/app.py", "rosetta/core/spec.py", "rosetta/core/manifest.py", "artifacts/manifest.json",
+    kept = ["serving/__main__.py", "serving/server/app.py", "rosetta/core/spec.py", "rosetta/core/manifest.py",
+            "artifacts/manifest.json",
             "artifacts/any-model/1/onnx/model.onnx", "artifacts/any-model/12/onnx/model.onnx",
             "artifacts/site/index.html"]
     dropped = ["rosetta/cli/__init__.py", "rosetta/api.py", "exporters/pipeline.py", "serving/tfserving/config.py", "serving/server/__pycache__/app.cpython-311.pyc",
@@ -70,9 +71,9 @@ def test_a_package_the_image_lacks_stops_the_server(clean_venv, tmp_path):
     (tmp_path / "artifacts").mkdir()
     layout = lay_out(tmp_path / "srv", artifacts=tmp_path / "artifacts")
     # As laid out, the server's entry module imports in the clean venv: the failure below is the extra import's.
-    ok = _run_in(layout, clean_venv, "-c", "import serving.__main__")
+    ok = _run_in(layout, clean_venv, "-c", "import rosetta.serving.__main__")
     assert ok.returncode == 0, ok.stderr
-    main = layout / "serving" / "__main__.py"
+    main = layout / "rosetta" / "serving" / "__main__.py"
     future = "from __future__ import annotations\n"
     assert future in main.read_text()
     main.write_text(main.read_text().replace(future, f"{future}import {NOT_IN_IMAGE}  # requirements.txt forgot it\n"))
@@ -82,7 +83,7 @@ def test_a_package_the_image_lacks_stops_the_server(clean_venv, tmp_path):
         server.start()
     assert f"ModuleNotFoundError: No module named '{NOT_IN_IMAGE}'" in str(failed.value)
     # The same layout in the project's venv starts past the import: the clean venv is what catches it.
-    assert _run_in(layout, Path(sys.executable), "-c", "import serving.__main__").returncode == 0
+    assert _run_in(layout, Path(sys.executable), "-c", "import rosetta.serving.__main__").returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -112,7 +113,7 @@ async def _get_json(server: ImageServer, path: str) -> dict:
 
 def test_image_serves_every_onnx_model_with_its_manifest_spec(image_server, artifacts_dir):
     for entry in _onnx_entries(artifacts_dir):
-        metadata = asyncio.run(_get_json(image_server, f"/v2/models/{entry['model_name']}"))
+        metadata = asyncio.run(_get_json(image_server, f"/v2/models/{entry.model_name}"))
         assert metadata["name"] == entry.model_name
         for side in ("inputs", "outputs"):
             # v2 metadata has no layout/kind fields; every field it does report must be the spec's.
