@@ -149,12 +149,13 @@ def _save_examples(version_dir: Path, reference: dict[str, np.ndarray], examples
 
 
 def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifacts_dir: Path, examples: Examples,
-                 atol: float = gates.FLOAT_MAX_ABS_DIFF, version_: int | None = None,
-                 log: Callable[[Entry], None] = print) -> list[Entry]:
+                 atol: float | None = None, version_: int | None = None,
+                 log: Callable[[Entry], None] = print, thresholds: gates.Thresholds = gates.DEFAULT) -> list[Entry]:
     """Export and validate `formats` of one model as version `version_` (default: the next free one) into
     DIR/<spec.name>/<N>/; returns its manifest entries (failed cells included). The source is run once on the
     validation rows: every cell is compared with that. The version is published when at least one cell is ok;
-    otherwise nothing is left on disk (the entries say why) and the same version can be retried."""
+    otherwise nothing is left on disk (the entries say why) and the same version can be retried. `thresholds`:
+    every gate's limit (`atol`, when given, replaces its float tolerance)."""
     artifacts_dir = Path(artifacts_dir)
     pinned = version_ is not None
     version_ = resolve_version(artifacts_dir, spec.name, version_)
@@ -178,6 +179,8 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
                 for edge in path_edges:
                     artifact = exporter.build(edge)
                 entry.export_seconds = round(sum(exporter.seconds[e.dst] for e in path_edges), 3)
+                for edge in path_edges:
+                    entry.extra.update(ctx.notes.get(edge.dst, {}))
                 runtime = RUNTIMES[fmt]
                 entry.signature = runtime.signature(artifact, spec)
                 entry.path = (staged.final / artifact.relative_to(staged.dir)).relative_to(artifacts_dir).as_posix()
@@ -190,7 +193,7 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
                 outputs = runtime.run(artifact, spec, examples.validation)
                 entry.validate_seconds = round(time.perf_counter() - start, 3)
                 entry.runtime.update(getattr(outputs, "notes", {}))
-                entry.parity = gates.parity(fmt, outputs, reference, spec, examples.labels, atol)
+                entry.parity = gates.parity(fmt, outputs, reference, spec, examples.labels, atol, thresholds)
                 entry.parity.split = examples.split
                 entry.status = "ok" if entry.parity.passed else "gate-failed"
             except Exception as exc:  # noqa: BLE001 - record, keep going with the other cells

@@ -15,7 +15,7 @@ import tensorflow as tf
 from rosetta.core.spec import ModelSpec
 from rosetta.exporters.context import ExportContext
 from rosetta.exporters.runtimes import SIGNATURE
-from rosetta.exporters.tfjs_compat import tfjs_converter
+from rosetta.exporters.tfjs_compat import exact_rewrites, tfjs_converter
 from rosetta.sources import name_outputs
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
@@ -85,13 +85,13 @@ def jax_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
     """jax2tf native serialization: the function lowered to StableHLO inside an XlaCallModule op."""
     from jax.experimental import jax2tf
 
-    fn = ctx.source_model
+    arrays, apply_on = ctx.source_model.split()  # any pytree of variables: a flat list of arrays
     module = tf.Module()
     # Variables as tf.Variables (not graph constants), so the SavedModel keeps them in its variables/.
-    module.variables_ = tf.nest.map_structure(lambda a: tf.Variable(np.asarray(a), trainable=False), fn.variables)
-    converted = jax2tf.convert(fn.apply, polymorphic_shapes=[None, *_polymorphic_shapes(ctx.spec)],
+    module.variables_ = [tf.Variable(np.asarray(a), trainable=False) for a in arrays]
+    converted = jax2tf.convert(apply_on, polymorphic_shapes=[None, *_polymorphic_shapes(ctx.spec)],
                                with_gradient=False)
-    _save_serving(module, lambda *inputs: converted(module.variables_, *inputs), dst, ctx)
+    _save_serving(module, lambda *inputs: converted(list(module.variables_), *inputs), dst, ctx)
 
 
 def fold_dynamic_reshapes(model):
@@ -166,6 +166,11 @@ def savedmodel_to_tflite_int8(src: Path, dst: Path, ctx: ExportContext) -> None:
 
 
 def savedmodel_to_tfjs(src: Path, dst: Path, ctx: ExportContext) -> None:
-    """A TF.js *graph* model (Keras 3 layers models do not load in TF.js)."""
-    tfjs_converter().convert_tf_saved_model(str(src), str(dst.parent), signature_def=SIGNATURE,
-                                            saved_model_tags="serve")
+    """A TF.js *graph* model (Keras 3 layers models do not load in TF.js); ops TF.js lacks are rewritten into
+    the same function of ops it has, and the entry lists the rewrites (`tfjs_rewrites`)."""
+    converter = tfjs_converter()
+    with exact_rewrites(converter) as rewrites:
+        converter.convert_tf_saved_model(str(src), str(dst.parent), signature_def=SIGNATURE,
+                                         saved_model_tags="serve")
+    if rewrites:
+        ctx.note("tfjs", tfjs_rewrites=dict(rewrites))

@@ -1,6 +1,7 @@
 """A source model from any of the three frameworks: load it, detect its framework, describe and run it.
 
-A source is a Keras 3 `.keras` file, a PyTorch `torch.export` program (`.pt2`), or `package.module:factory`,
+A source is a Keras 3 `.keras` file, a PyTorch `torch.export` program (`.pt2`), an ONNX file or a TensorFlow
+SavedModel directory (rosetta.model_files), or `package.module:factory`,
 a callable returning a Keras model, a `torch.nn.Module`, or for JAX an `(apply_fn, variables)` pair. The
 framework is detected from the object, never asked. Frameworks are imported only when a source needs them.
 """
@@ -16,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from rosetta import keras_backends
+from rosetta import keras_backends, output_kinds
 from rosetta.core.spec import ModelSpec, SpecError, TensorSpec, batch_size
 from rosetta.jax_function import JaxFunction
+from rosetta.model_files import ModelFile, ModelFileError, load_model_file
 
 CHUNK = 1000  # rows per source call when computing reference outputs
 LAYOUTS = {"torch": "NCHW", "keras": "NHWC", "jax": "NHWC"}  # each framework's convention for rank-4 images
@@ -36,8 +38,9 @@ class SourceError(ValueError):
 @dataclass(frozen=True)
 class Source:
     lane: str  # the export graph's source node: "keras" | "torch" | "jax", or Keras on another backend:
-    # "keras-jax" | "keras-torch" (its Keras backend, fixed per process, decides which converters can run it)
-    model: Any  # keras.Model | torch.nn.Module | torch.export.ExportedProgram | JaxFunction
+    # "keras-jax" | "keras-torch" (its Keras backend, fixed per process, decides which converters can run it),
+    # or a model file: "onnx-file" | "savedmodel-dir"
+    model: Any  # keras.Model | torch.nn.Module | torch.export.ExportedProgram | JaxFunction | ModelFile
     origin: str  # what it was loaded from: a path, "module:factory", or a description
 
     def predict(self, spec: ModelSpec, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -59,9 +62,18 @@ class Source:
 
 
 # --- loading ----------------------------------------------------------------------------------------------------
-def load_source(text: str) -> Source:
-    """`model.keras`, `program.pt2` or `package.module:factory`."""
+def load_source(text: str, signature: str | None = None) -> Source:
+    """`model.keras`, `program.pt2`, `model.onnx`, a SavedModel directory (its `signature`, default
+    serving_default) or `package.module:factory`."""
     path = Path(text)
+    try:
+        model_file = load_model_file(path, signature)
+    except ModelFileError as exc:
+        raise SourceError(str(exc)) from None
+    if model_file is not None:
+        return Source(model_file.lane, model_file, str(path))
+    if signature is not None:
+        raise SourceError(f"{text}: --signature is for a SavedModel directory")
     if path.suffix == ".keras":
         if not path.is_file():
             raise SourceError(f"{text}: no such file")
@@ -82,8 +94,8 @@ def load_source(text: str) -> Source:
             raise SourceError(f"{text}: not a torch.export program ({type(exc).__name__}: {exc})") from None
     if ":" in text and not path.exists():
         return detect(_call_factory(text), text)
-    raise SourceError(f"{text}: unknown source; give a .keras file, a .pt2 torch.export program, or "
-                      "package.module:factory")
+    raise SourceError(f"{text}: unknown source; give a .keras file, a .pt2 torch.export program, an .onnx file, "
+                      "a SavedModel directory, or package.module:factory")
 
 
 def _call_factory(text: str) -> Any:
@@ -198,9 +210,11 @@ def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | n
 
     `examples` is one array (a one-input model: named after the model's own input) or a mapping of input name ->
     array (order: the model's own input order when the framework records one, else the mapping's order).
-    Returns the spec and the examples keyed by input name. A rank-2 float output with 2+ columns is taken as a
-    classifier output: "probabilities" when its rows are distributions, else "logits".
+    Returns the spec and the examples keyed by input name. Each output's kind is inferred from its values
+    (rosetta.output_kinds).
     """
+    if isinstance(source.model, ModelFile):  # a file declares its inputs itself
+        return source.model.infer_spec(name, examples)
     own = source.input_names()
     if not isinstance(examples, Mapping):
         examples = {(own[0] if own else "input"): np.asarray(examples)}
@@ -213,15 +227,8 @@ def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | n
                         f"{own}; name the .npz arrays after the model's inputs")
     inputs = tuple(TensorSpec.like(n, examples[n], LAYOUTS[framework(source.lane)] if examples[n].ndim == 4 else None)
                    for n in order)
-    raw = _call(framework(source.lane), source.model, [examples[n][:2] for n in order])
+    raw = _call(framework(source.lane), source.model, [examples[n][:output_kinds.ROWS] for n in order])
     values = list(raw.values()) if isinstance(raw, Mapping) else raw if isinstance(raw, list) else [raw]
     out_names = _output_names(source, len(values), raw)
-    outputs = []
-    for out_name, value in zip(out_names, values):
-        value = np.asarray(value)
-        kind = None
-        if value.ndim == 2 and value.shape[1] >= 2 and value.dtype.kind == "f":
-            is_dist = (value >= 0).all() and np.allclose(value.sum(1), 1.0, atol=1e-3)
-            kind = "probabilities" if is_dist else "logits"
-        outputs.append(TensorSpec.like(out_name, value, kind=kind))
+    outputs = [TensorSpec.like(n, np.asarray(v), kind=output_kinds.infer_kind(v)) for n, v in zip(out_names, values)]
     return ModelSpec(name, inputs, tuple(outputs)), examples

@@ -4,7 +4,8 @@ exporter through the manifest to the servers and the download site.
 The JSON form follows the Open Inference Protocol's model metadata (`name`, `datatype`, `shape` with -1
 for a free dimension), which the ONNX Runtime server emits as is, with two Rosetta fields: an input's
 `layout` (e.g. "NCHW": every artifact takes it as the source does, never silently transposed) and an
-output's `kind` ("probabilities" or "logits" mark a classifier output, gated on argmax agreement).
+output's `kind` ("probabilities" or "logits" mark a classifier output, gated on argmax agreement; "multilabel",
+"embedding" and "regression" choose the other quantized gates).
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ DATATYPES = {"BOOL": "bool", "UINT8": "uint8", "INT8": "int8", "INT16": "int16",
              "INT64": "int64", "FP16": "float16", "FP32": "float32", "FP64": "float64"}
 NUMPY_TO_DATATYPE = {v: k for k, v in DATATYPES.items()}
 CLASSIFIER_KINDS = ("probabilities", "logits")
+# What an output means, which decides how a quantized artifact is judged on it (rosetta.exporters.gates):
+# a classifier's scores, independent sigmoid labels, a vector compared by angle, or plain numbers.
+KINDS = (*CLASSIFIER_KINDS, "multilabel", "embedding", "regression")
 BATCH = -1  # dimension 0 of every tensor: any batch size
 
 
@@ -32,7 +36,7 @@ class TensorSpec:
     datatype: str  # OIP datatype, e.g. "FP32"
     shape: tuple[int, ...]  # -1: any size; dimension 0 is the batch
     layout: str | None = None  # inputs: axis letters, e.g. "NCHW", "NHWC", "NHW"; None when not meaningful
-    kind: str | None = None  # outputs: "probabilities" | "logits" (a classifier) | None
+    kind: str | None = None  # outputs: one of KINDS ("probabilities" | "logits": a classifier) | None
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -46,8 +50,8 @@ class TensorSpec:
         object.__setattr__(self, "shape", shape)
         if self.layout is not None and len(self.layout) != len(shape):
             raise SpecError(f"{self.name}: layout {self.layout!r} does not match rank {len(shape)}")
-        if self.kind is not None and self.kind not in CLASSIFIER_KINDS:
-            raise SpecError(f"{self.name}: unknown kind {self.kind!r}; valid: {', '.join(CLASSIFIER_KINDS)}")
+        if self.kind is not None and self.kind not in KINDS:
+            raise SpecError(f"{self.name}: unknown kind {self.kind!r}; valid: {', '.join(KINDS)}")
 
     @property
     def dtype(self) -> np.dtype:
