@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+
 import numpy as np
 
 from rosetta import output_kinds

@@ -14,7 +14,7 @@ import pytest
 
 import rosetta
 from rosetta.cli import main
-from rosetta.sources import SourceError, load_source
+from rosetta.sources import load_source
 
 RNG = np.random.default_rng(0)
 
