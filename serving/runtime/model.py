@@ -74,8 +74,9 @@ def _mismatches(side: str, declared: tuple[TensorSpec, ...], actual: list[Any]) 
 
 
 def _warmup_inputs(model: ServedVersion) -> Tensors:
-    """One row of zeros per input; free non-batch dimensions take size 1."""
-    return {t.name: np.zeros([1 if d == -1 else d for d in (1, *t.shape[1:])], t.dtype) for t in model.spec.inputs}
+    """The smallest batch of zeros the spec allows; free non-batch dimensions take their smallest size."""
+    return {t.name: np.zeros([t.range(a)[0] if d == -1 else d for a, d in enumerate(t.shape)], t.dtype)
+            for t in model.spec.inputs}
 
 
 class OnnxModel(Model):
