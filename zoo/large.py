@@ -38,6 +38,7 @@ class LargeModel:
     examples: int  # 4/5 validate every cell, 1/5 calibrate int8
     description: str
     atol: float | None = None
+    dynamic: tuple[str, ...] = ()  # `rosetta export --dynamic` values: free axes beyond the batch
 
 
 def _images(n: int) -> dict[str, np.ndarray]:
@@ -52,9 +53,11 @@ def _tokens(n: int) -> dict[str, np.ndarray]:
 
 LARGE: tuple[LargeModel, ...] = (
     LargeModel("large-resnet50-torch", "rosetta.zoo.large_models:resnet50", _images, 40,
-               "ResNet-50 (Bottleneck [3,4,6,3]), 224x224 NCHW, 1000-way softmax", atol=1e-4),
+               "ResNet-50 (Bottleneck [3,4,6,3]), 224x224 NCHW (H, W free: 64..512), 1000-way softmax", atol=1e-4,
+               dynamic=("images:2=64:512", "images:3=64:512")),
     LargeModel("large-bert-base-torch", "rosetta.zoo.large_models:bert_base", _tokens, 40,
-               "BERT-base encoder (12x768, 12 heads, FF 3072, GELU), 128 token ids, 2-way softmax", atol=1e-4),
+               "BERT-base encoder (12x768, 12 heads, FF 3072, GELU), 128 token ids (length free: 2..512), 2-way "
+               "softmax", atol=1e-4, dynamic=("token_ids:1=2:512",)),
 )
 
 
@@ -80,6 +83,7 @@ def export_one(model: LargeModel, artifacts: Path) -> dict:
     command = [sys.executable, "-m", "rosetta.cli", "export", "--model", model.source, "--example-inputs", str(path),
                "--name", model.name, "--artifacts", str(artifacts)]
     command += ["--atol", repr(model.atol)] if model.atol is not None else []
+    command += [arg for axis in model.dynamic for arg in ("--dynamic", axis)]
     started, lines = time.monotonic(), []
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     reader = threading.Thread(target=_stream, args=(proc.stdout, f"[{model.name}] ", lines), daemon=True)

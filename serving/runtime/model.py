@@ -16,7 +16,7 @@ from rosetta.core.spec import TensorSpec
 from rosetta.serving.protocols.tensors import check_inputs
 from rosetta.serving.protocols.v2_inputs import binary_flags, inputs_from_request, requested_outputs
 from rosetta.serving.runtime.batcher import DirectRunner, DynamicBatcher, Tensors
-from rosetta.serving.runtime.repository import IntegrityError, read_verified
+from rosetta.serving.runtime.repository import IntegrityError, read_verified, verify_files
 from rosetta.serving.runtime.session import create_session
 from rosetta.serving.server.config import ServeConfig
 from rosetta.serving.server.metrics import BATCH_SIZE
@@ -96,7 +96,11 @@ class OnnxModel(Model):
         return self.served.version
 
     def load(self) -> bool:
-        data = read_verified(self.path, self.served)
+        if self.served.entry.files:  # external data: ORT reads the verified files beside the model file
+            verify_files(self.path.parent, self.served)
+            data: bytes | str = str(self.path)
+        else:
+            data = read_verified(self.path, self.served)
         try:
             session = create_session(data, self.config.intra_op_threads)
         except Exception as exc:  # ORT's own errors (not a model, unsupported opset, external data)

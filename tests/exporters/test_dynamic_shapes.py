@@ -9,6 +9,7 @@ import torch
 
 import rosetta
 from rosetta.core.spec import ModelSpec, SpecError, TensorSpec, batch_chunks
+from rosetta.exporters import onnx_edges
 from rosetta.serving.protocols.tensors import check_input
 
 FORMATS = ["onnx", "pt2", "torchscript", "savedmodel", "tflite-fp32", "tfjs"]
@@ -31,7 +32,10 @@ def _steps(n: int, length: int) -> np.ndarray:
     return np.random.default_rng(0).normal(size=(n, length, 4)).astype(np.float32)
 
 
-def test_free_sequence_length_is_kept_and_validated_at_two_lengths(tmp_path):
+def test_free_sequence_length_is_kept_and_validated_at_two_lengths(tmp_path, monkeypatch):
+    # Weights in an external data file, as a model over 2 GB gets them: ONNX Runtime, onnx2tf and the server
+    # must each read the file beside model.onnx.
+    monkeypatch.setattr(onnx_edges, "EXTERNAL_DATA_BYTES", 0)
     entries = rosetta.export(SequenceClassifier(), {"steps": _steps(24, 12)}, name="seq-model", formats=FORMATS,
                              artifacts=tmp_path, dynamic={"steps": {1: (2, 64)}})
     by_format = {e.format: e for e in entries}
@@ -48,6 +52,29 @@ def test_free_sequence_length_is_kept_and_validated_at_two_lengths(tmp_path):
         assert e.shapes["second_size"]["passed"] is True
     carried = {e.format for e in entries if "static" not in e.shapes}
     assert {"onnx", "pt2", "savedmodel", "tflite-fp32", "tfjs"} <= carried
+    onnx_entry = by_format["onnx"]
+    assert [f["path"] for f in onnx_entry.files] == ["model.onnx", "model.onnx.data"]
+    _serve_at_two_lengths(tmp_path)
+
+
+def _serve_at_two_lengths(artifacts):
+    """The ORT server's model loader on the external-data ONNX: hash-checked, loaded, answering both lengths."""
+    import asyncio
+
+    from rosetta.core.manifest import served
+    from rosetta.serving.runtime.model import OnnxModel
+    from rosetta.serving.runtime.repository import stage_version
+    from rosetta.serving.server.config import ServeConfig
+
+    (version,) = served(artifacts, "onnx").versions
+    model = OnnxModel(version, stage_version(version, artifacts / "repo"), ServeConfig(batching=False))
+    model.load()
+    reference = SequenceClassifier().eval()
+    for length in (12, 40):
+        x = _steps(3, length)
+        out = asyncio.run(model.infer({"steps": x}))["output"]
+        np.testing.assert_allclose(out, reference(torch.from_numpy(x)).detach().numpy(), atol=1e-5)
+    model.stop()
 
 
 def test_ranged_pt2_batch_dim_passes_its_own_cell_and_reaches_the_spec(tmp_path):
