@@ -39,6 +39,7 @@ class LargeModel:
     description: str
     atol: float | None = None
     dynamic: tuple[str, ...] = ()  # `rosetta export --dynamic` values: free axes beyond the batch
+    formats: tuple[str, ...] = ()  # `rosetta export --format` (default: every reachable one)
 
 
 def _images(n: int) -> dict[str, np.ndarray]:
@@ -61,10 +62,28 @@ LARGE: tuple[LargeModel, ...] = (
 )
 
 
+def _features(n: int) -> dict[str, np.ndarray]:
+    return {"features": inputs.tabular(n, 1024, seed=13)}
+
+
+# Past 2 GiB of weights (`make zoo-2gb`): each framework's formats; torch's SavedModel would go through onnx2tf,
+# which holds several copies of the weights (measured on ResNet-50 in large.md), so the Keras lane brings the
+# TensorFlow formats.
+HUGE: tuple[LargeModel, ...] = (
+    LargeModel("huge-wide-mlp-torch", "rosetta.zoo.large_models:wide_mlp_torch", _features, 20,
+               "wide MLP 1024 -> 3 x 16384 -> 10 (553.8M parameters, 2.2 GB)", atol=1e-4,
+               formats=("onnx", "pt2", "torchscript")),
+    LargeModel("huge-wide-mlp-keras", "rosetta.zoo.large_models:wide_mlp_keras", _features, 20,
+               "the same wide MLP in Keras", atol=1e-4, formats=("savedmodel", "tflite-fp32", "tfjs")),
+)
+
+
 def parameters(source: str) -> int:
     from rosetta.sources import load_source
 
     model = load_source(source).model
+    if hasattr(model, "count_params"):  # Keras
+        return int(model.count_params())
     return sum(p.numel() for p in model.parameters())
 
 
@@ -84,6 +103,7 @@ def export_one(model: LargeModel, artifacts: Path) -> dict:
                "--name", model.name, "--artifacts", str(artifacts)]
     command += ["--atol", repr(model.atol)] if model.atol is not None else []
     command += [arg for axis in model.dynamic for arg in ("--dynamic", axis)]
+    command += ["--format", *model.formats] if model.formats else []
     started, lines = time.monotonic(), []
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     reader = threading.Thread(target=_stream, args=(proc.stdout, f"[{model.name}] ", lines), daemon=True)
@@ -142,9 +162,11 @@ def write_tables(artifacts: Path, results: list[dict], total_s: float) -> Path:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m rosetta.zoo.large", description=__doc__.splitlines()[0])
     parser.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
-    parser.add_argument("--model", action="append", choices=[m.name for m in LARGE], help="only these (repeatable)")
+    parser.add_argument("--model", action="append", choices=[m.name for m in LARGE + HUGE],
+                        help="only these (repeatable)")
+    parser.add_argument("--huge", action="store_true", help="the models past 2 GiB instead (make zoo-2gb)")
     args = parser.parse_args(argv)
-    models = [m for m in LARGE if not args.model or m.name in args.model]
+    models = [m for m in (HUGE if args.huge else LARGE) if not args.model or m.name in args.model]
     started, results = time.monotonic(), []
     for model in models:
         params = parameters(model.source)

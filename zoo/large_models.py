@@ -120,3 +120,38 @@ def token_ids(n: int, length: int = SEQUENCE, seed: int = 0) -> np.ndarray:
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+# A model past 2 GiB of float32 weights (the protobuf and FlatBuffer limits): a wide MLP, 1024 -> 3 x 16384 -> 10,
+# 553.8M parameters, 2.22 GB. The same architecture in PyTorch (ONNX with external data, .pt2, TorchScript) and
+# Keras (SavedModel, TF.js sharded, and TFLite's refusal).
+WIDE_IN, WIDE, WIDE_LAYERS, WIDE_OUT = 1024, 16384, 3, 10
+
+
+class WideMLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        sizes = [WIDE_IN] + [WIDE] * WIDE_LAYERS
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes, sizes[1:]))
+        self.head = nn.Linear(WIDE, WIDE_OUT)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        for layer in self.hidden:
+            features = torch.relu(layer(features))
+        return torch.softmax(self.head(features), dim=-1)
+
+
+def wide_mlp_torch() -> nn.Module:
+    torch.manual_seed(SEED)
+    return WideMLP().eval()
+
+
+def wide_mlp_keras():
+    import keras
+
+    keras.utils.set_random_seed(SEED)
+    features = keras.Input((WIDE_IN,), name="features")
+    x = features
+    for i in range(WIDE_LAYERS):
+        x = keras.layers.Dense(WIDE, activation="relu", name=f"hidden_{i}")(x)
+    return keras.Model(features, keras.layers.Dense(WIDE_OUT, activation="softmax", name="head")(x))
