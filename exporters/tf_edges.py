@@ -5,6 +5,7 @@ spec's shapes (layout preserved), so TF Serving, TFLite and TF.js see the model'
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -125,7 +126,10 @@ def onnx_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # onnx2tf rewrites its input file in place: convert a copy.
         onnx_copy = Path(tmp) / "model.onnx"
-        onnx.save(fold_dynamic_reshapes(onnx.load(str(src))), str(onnx_copy))
+        # The graph only: weights kept in an external data file stay there, linked beside the copy.
+        onnx.save(fold_dynamic_reshapes(onnx.load(str(src), load_external_data=False)), str(onnx_copy))
+        for data in Path(src).parent.glob(f"{Path(src).name}.data"):
+            shutil.copyfile(data, Path(tmp) / data.name)  # a copy, not a link: onnx2tf may rewrite its input
         keras_model = onnx2tf.convert(
             input_onnx_file_path=str(onnx_copy), output_folder_path=str(Path(tmp) / "out"),
             # onnx2tf transposes NCHW-looking inputs to NHWC; the spec's layout is the contract: keep every
@@ -144,7 +148,19 @@ def _tflite_converter(src: Path) -> tf.lite.TFLiteConverter:
     return tf.lite.TFLiteConverter.from_saved_model(str(src), signature_keys=[SIGNATURE])
 
 
+TFLITE_MAX_BYTES = 2 << 30  # a FlatBuffer addresses 2 GiB; the converter fails past it, after hours of memory
+
+
+def check_tflite_size(src: Path) -> None:
+    """A one-line refusal, before converting, of a SavedModel whose float weights cannot fit one .tflite file."""
+    weights = sum(p.stat().st_size for p in (Path(src) / "variables").glob("*") if p.is_file())
+    if weights >= TFLITE_MAX_BYTES:
+        raise ValueError(f"TFLite's FlatBuffer format holds at most 2 GiB; this model's float weights are "
+                         f"{weights / 2**30:.2f} GiB (serve it as ONNX with external data, SavedModel or TF.js)")
+
+
 def savedmodel_to_tflite_fp32(src: Path, dst: Path, ctx: ExportContext) -> None:
+    check_tflite_size(src)
     dst.write_bytes(_tflite_converter(src).convert())
 
 

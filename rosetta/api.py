@@ -42,7 +42,8 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
            labels: np.ndarray | str | Path | None = None, name: str | None = None,
            formats: Sequence[str] | None = None, atol: float | None = None, artifacts: Path | str = "artifacts",
            version: int | None = None, log: Log | None = None, output_kinds: Mapping[str, str] | None = None,
-           gates: Mapping[str, float] | None = None, signature: str | None = None) -> list[Entry]:
+           gates: Mapping[str, float] | None = None, signature: str | None = None,
+           dynamic: Mapping[str, Mapping[int, tuple[int, int | None] | None]] | None = None) -> list[Entry]:
     """Export a model to every format the graph reaches from its framework (or `formats`), validate each artifact
     in its runtime against the model on the example inputs, and record them in `artifacts/manifest.json`.
 
@@ -51,7 +52,8 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
     serving_default), `package.module:factory`). `output_kinds`: {output: kind} over the inferred kinds;
     `gates`: {threshold name: value} over gates.Thresholds' defaults. Each call publishes a new version,
     `artifacts/<name>/<N>/`: the next free N, or `version` (refused with VersionError if it exists). Returns the
-    manifest entries.
+    manifest entries. `dynamic` frees non-batch axes the model cannot declare itself: {input: {axis: (min, max)
+    or None}} (a .pt2's Dims and a Keras model's None dimensions are read from the model).
     """
     from rosetta import output_kinds as kinds
     from rosetta.exporters import gates as gate_module
@@ -79,7 +81,7 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
     name = check_model_name(name) if name else default_name(source)
     if version is not None:  # a pinned version is refused before the model runs (default: chosen on export)
         resolve_version(artifacts, name, version)
-    spec, examples = _infer_spec(source, name, example_inputs)
+    spec, examples = _infer_spec(source, name, example_inputs, dynamic)
     spec = kinds.apply_overrides(spec, kind_overrides)
     reachable = list(plan(source.lane))
     formats = list(formats) if formats else reachable
@@ -94,11 +96,11 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
     return entries
 
 
-def _infer_spec(source: Source, name: str, examples):
+def _infer_spec(source: Source, name: str, examples, dynamic=None):
     from rosetta.sources import infer_spec
 
     try:
-        return infer_spec(source, name, examples)
+        return infer_spec(source, name, examples, dynamic)
     except (SpecError, SourceError):
         raise
     except Exception as exc:  # noqa: BLE001 - the model itself failed on its examples: say so, plainly

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rosetta import keras_backends, output_kinds
-from rosetta.core.spec import ModelSpec, SpecError, TensorSpec, batch_size
+from rosetta.core.spec import ModelSpec, SpecError, TensorSpec, batch_chunks, batch_size
 from rosetta.jax_function import JaxFunction
 from rosetta.model_files import ModelFile, ModelFileError, load_model_file
 
@@ -45,11 +45,10 @@ class Source:
 
     def predict(self, spec: ModelSpec, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The source's outputs on named inputs, in bounded chunks, as {spec output name: array}."""
-        n = batch_size(inputs)
         run = framework(self.lane)
-        parts = [name_outputs(spec, _call(run, self.model, [np.ascontiguousarray(inputs[k][i:i + CHUNK])
+        parts = [name_outputs(spec, _call(run, self.model, [np.ascontiguousarray(inputs[k][i:j])
                                                             for k in spec.input_names]))
-                 for i in range(0, n, CHUNK)]
+                 for i, j in batch_chunks(spec, batch_size(inputs), CHUNK)]
         return {name: np.concatenate([p[name] for p in parts]) for name in spec.output_names}
 
     def call(self, *inputs: np.ndarray) -> Any:
@@ -205,11 +204,61 @@ def _output_names(source: Source, count: int, returned: Any) -> list[str]:
 
 
 # --- describing a user's model --------------------------------------------------------------------------------
-def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | np.ndarray) -> tuple[ModelSpec, dict]:
+Ranges = dict[int, tuple[int, int | None] | None]  # axis -> (min, max) or None: free, no declared range
+
+
+def free_dims(spec: TensorSpec, axes: Ranges) -> TensorSpec:
+    """`spec` with the given axes free (-1) and their declared ranges (axis 0, the batch, is free already)."""
+    if not axes:
+        return spec
+    bad = [a for a in axes if not 0 <= a < len(spec.shape)]
+    if bad:
+        raise SpecError(f"{spec.name}: no axis {bad} in shape {list(spec.shape)}")
+    shape = tuple(-1 if a in axes else d for a, d in enumerate(spec.shape))
+    ranges = tuple(axes.get(a) for a in range(len(shape)))
+    return TensorSpec(spec.name, spec.datatype, shape, spec.layout, spec.kind, ranges)
+
+
+def declared_dims(source: Source, order: list[str]) -> dict[str, Ranges]:
+    """The dynamic dimensions a source declares itself: a torch.export program's symbolic dimensions with their
+    Dim ranges (the batch's included), a Keras model's None input dimensions past the batch."""
+    if source.lane == "torch":
+        import torch
+
+        if isinstance(source.model, torch.export.ExportedProgram):
+            return _program_dims(source.model, order)
+    if framework(source.lane) == "keras":
+        inputs = getattr(source.model, "inputs", None) or []
+        return {n: {a: None for a, d in enumerate(t.shape) if a > 0 and d is None}
+                for n, t in zip(order, inputs) if any(d is None for d in t.shape[1:])}
+    return {}
+
+
+def _program_dims(program: Any, order: list[str]) -> dict[str, Ranges]:
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    out: dict[str, Ranges] = {}
+    for name, node_name in zip(order, program.graph_signature.user_inputs):
+        val = placeholders[node_name].meta.get("val")
+        axes: Ranges = {}
+        for axis, d in enumerate(getattr(val, "shape", ())):
+            if isinstance(d, int):
+                continue
+            bounds = program.range_constraints.get(d.node.expr)
+            low = int(bounds.lower) if bounds is not None and bounds.lower.is_finite else 1
+            high = int(bounds.upper) if bounds is not None and bounds.upper.is_finite else None
+            axes[axis] = (max(1, low), high)
+        if axes:
+            out[name] = axes
+    return out
+
+
+def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | np.ndarray,
+               dynamic: Mapping[str, Ranges] | None = None) -> tuple[ModelSpec, dict]:
     """The spec of a user's model from its example inputs and what the model returns on a few of them.
 
     `examples` is one array (a one-input model: named after the model's own input) or a mapping of input name ->
     array (order: the model's own input order when the framework records one, else the mapping's order).
+    `dynamic` names free non-batch axes the source cannot declare itself ({input: {axis: (min, max) | None}}).
     Returns the spec and the examples keyed by input name. Each output's kind is inferred from its values
     (rosetta.output_kinds).
     """
@@ -225,7 +274,13 @@ def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | n
     elif own and len(own) == len(examples) and len(examples) > 1:
         raise SpecError(f"{source.origin}: example inputs are named {sorted(examples)}, the model's inputs are "
                         f"{own}; name the .npz arrays after the model's inputs")
-    inputs = tuple(TensorSpec.like(n, examples[n], LAYOUTS[framework(source.lane)] if examples[n].ndim == 4 else None)
+    declared = declared_dims(source, order)
+    for n, axes in (dynamic or {}).items():
+        if n not in examples:
+            raise SpecError(f"{source.origin}: a dynamic dimension of {n!r}, which is not an input ({order})")
+        declared.setdefault(n, {}).update(axes)
+    inputs = tuple(free_dims(TensorSpec.like(n, examples[n], LAYOUTS[framework(source.lane)]
+                                             if examples[n].ndim == 4 else None), declared.get(n, {}))
                    for n in order)
     raw = _call(framework(source.lane), source.model, [examples[n][:output_kinds.ROWS] for n in order])
     values = list(raw.values()) if isinstance(raw, Mapping) else raw if isinstance(raw, list) else [raw]

@@ -35,10 +35,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--gate", nargs="+", default=None, metavar="NAME=VALUE",
                         help="a gate threshold for this run (atol, argmax_agreement, accuracy_drop, label_f1, "
                              "cosine, sqnr_db)")
+    export.add_argument("--dynamic", action="append", type=dynamic_axis, default=[], metavar="INPUT:AXIS[=MIN:MAX]",
+                        help="a non-batch axis of any size (sequence length, image H/W), optionally bounded; "
+                             "repeatable. A .pt2's Dims and a Keras model's None dimensions are read from the model")
     export.add_argument("--artifacts", type=Path, default=None, help="output directory (default: --out)")
     export.add_argument("--version", type=positive_int, default=None, metavar="N",
                         help="publish as version N (refused if DIR/<model>/N/ exists); default: the next free one")
     export.set_defaults(func=run)
+
+
+def dynamic_axis(text: str) -> tuple[str, int, tuple[int, int | None] | None]:
+    """INPUT:AXIS or INPUT:AXIS=MIN:MAX (MAX may be empty: unbounded)."""
+    try:
+        where, _, bounds = text.partition("=")
+        name, _, axis = where.rpartition(":")
+        low, _, high = bounds.partition(":")
+        if not name or int(axis) < 1:
+            raise ValueError
+        return name, int(axis), ((int(low), int(high) if high else None) if bounds else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected INPUT:AXIS or INPUT:AXIS=MIN:MAX with AXIS >= 1 "
+                                         "(axis 0 is the batch)") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,9 +74,10 @@ def _export_builtins(args: argparse.Namespace, out: Path) -> list[Entry]:
     from rosetta.core import manifest
     from rosetta.exporters.graph import plan
 
-    if args.example_inputs or args.labels or args.name or args.signature or args.output_kind or args.gate:
-        raise UsageError("--example-inputs/--labels/--name/--signature/--output-kind/--gate are for your own model; "
-                         f"{args.model!r} is built in")
+    if (args.example_inputs or args.labels or args.name or args.signature or args.output_kind or args.gate
+            or args.dynamic):
+        raise UsageError("--example-inputs/--labels/--name/--signature/--output-kind/--gate/--dynamic are for your "
+                         f"own model; {args.model!r} is built in")
     names = lanes(args.lane)
     for name in names:
         missing = [f for f in args.format or [] if f not in plan(name)]
@@ -89,9 +107,12 @@ def _export_user_model(args: argparse.Namespace, out: Path) -> list[Entry]:
         raise UsageError(f"--model {args.model}: give --example-inputs X.npy|X.npz (validation and int8 "
                          "calibration rows)")
     console.print(f"[bold]exporting {args.model}[/]")
+    dynamic: dict[str, dict] = {}
+    for name, axis, bounds in args.dynamic:
+        dynamic.setdefault(name, {})[axis] = bounds
     return export(args.model, args.example_inputs, labels=args.labels, name=args.name, formats=args.format,
                   atol=args.atol, artifacts=out, version=args.version, log=log_cell, output_kinds=args.output_kind,
-                  gates=_gate_values(args.gate), signature=args.signature)
+                  gates=_gate_values(args.gate), signature=args.signature, dynamic=dynamic or None)
 
 
 def _gate_values(items: list[str] | None) -> dict[str, float]:
