@@ -3,7 +3,11 @@
 Float artifacts: max |diff| <= atol over every output, and 100% argmax agreement on classifier outputs.
 `tflite-int8`: >= 99% argmax agreement on classifier outputs and an accuracy drop of at most 0.5 points when
 labels are given; an int8 output that is not a classifier is held to a normalised RMSE (RMSE / the source's
-standard deviation) of at most 0.1, since int8 cannot meet a float tolerance.
+standard deviation) of at most 0.1, since int8 cannot meet a float tolerance. `onnx-int8` takes the same gate.
+float16 formats (`onnx-fp16`, `tflite-fp16`): per output, max |diff| <= 1e-2 x the source output's largest
+magnitude (float16 keeps 11 significant bits: one rounding is 4.9e-4 relative, and it compounds over the layers
+and the reductions, so an absolute float32 tolerance cannot apply across output scales), and >= 99.9% argmax
+agreement (a near-tie between two classes may flip under float16 rounding).
 """
 from __future__ import annotations
 
@@ -19,7 +23,10 @@ FLOAT_MAX_ABS_DIFF = 1e-5
 INT8_MAX_ACCURACY_DROP = 0.005  # 0.5 percentage points
 INT8_MIN_ARGMAX_AGREEMENT = 0.99
 INT8_MAX_NRMSE = 0.1
-INT8_FORMATS = ("tflite-int8",)
+INT8_FORMATS = ("tflite-int8", "onnx-int8")
+FP16_FORMATS = ("onnx-fp16", "tflite-fp16")
+FP16_MAX_SCALED_DIFF = 1e-2  # max |diff| / max |source| per output
+FP16_MIN_ARGMAX_AGREEMENT = 0.999
 
 
 @dataclass(frozen=True)
@@ -55,8 +62,10 @@ def _compare(name: str, got: np.ndarray, want: np.ndarray) -> dict[str, float]:
         raise ValueError(f"output {name}: runtime returned non-finite values")
     diff = np.abs(got64 - want64)
     spread = float(want64.std()) or 1.0
+    scale = float(np.abs(want64).max()) if want64.size else 0.0
     return {"max_abs_diff": float(diff.max()) if diff.size else 0.0,
-            "nrmse": float(np.sqrt((diff ** 2).mean()) / spread) if diff.size else 0.0}
+            "nrmse": float(np.sqrt((diff ** 2).mean()) / spread) if diff.size else 0.0,
+            "scaled_max_diff": float(diff.max()) / (scale or 1.0) if diff.size else 0.0}
 
 
 def parity(fmt: str, outputs: Mapping[str, np.ndarray], source: Mapping[str, np.ndarray], spec: ModelSpec,
@@ -78,6 +87,11 @@ def parity(fmt: str, outputs: Mapping[str, np.ndarray], source: Mapping[str, np.
             checks.append(Check("accuracy_drop", source_acc - acc, INT8_MAX_ACCURACY_DROP, False))
         checks += [Check(f"nrmse[{t.name}]", per_output[t.name]["nrmse"], INT8_MAX_NRMSE, False)
                    for t in spec.outputs if not t.is_classifier]
+    elif fmt in FP16_FORMATS:
+        checks += [Check(f"scaled_max_diff[{t.name}]", per_output[t.name]["scaled_max_diff"], FP16_MAX_SCALED_DIFF,
+                         False) for t in spec.outputs]
+        if agreement is not None:
+            checks.append(Check("argmax_agreement", agreement, FP16_MIN_ARGMAX_AGREEMENT, True))
     else:
         checks.append(Check("max_abs_diff", max_abs_diff, atol, False))
         if agreement is not None:

@@ -17,7 +17,6 @@ from kserve import ModelServer
 from kserve.model_repository import ModelRepository
 
 from rosetta.core.manifest import ManifestError, served
-from rosetta.serving.runtime.model import FORMAT
 from rosetta.serving.runtime.model_table import ModelTable
 from rosetta.serving.runtime.reloader import Reloader
 from rosetta.serving.runtime.repository import IntegrityError, clean_repository
@@ -72,7 +71,8 @@ class ServingModelServer(ModelServer):
         rest = asyncio.create_task(self._rest_server.start(), name="rest")
         grpc = asyncio.create_task(self._grpc_server.start(self.max_threads), name="grpc")
         period = self.serve_config.poll_seconds
-        reload = asyncio.create_task(Reloader(self.table, self.serve_config.artifacts, period).run(),
+        reload = asyncio.create_task(Reloader(self.table, self.serve_config.artifacts, period,
+                                              self.serve_config.onnx_variant).run(),
                                      name="reload") if period > 0 else None
         await asyncio.wait([rest, grpc], return_when=asyncio.FIRST_COMPLETED)
         if reload is not None:
@@ -99,7 +99,7 @@ def configure_logging(level: str) -> None:
 def load_table(config: ServeConfig, repository: Path) -> ModelTable:
     """Every served version, hash-checked, loaded and warmed up. A version that fails is skipped if its model
     has another that loads (as hot reload would); a model with no loadable version is an IntegrityError."""
-    served_set = served(config.artifacts, FORMAT)
+    served_set = served(config.artifacts, config.onnx_variant)
     table = ModelTable(ModelRepository(), config, repository)
     loaded, errors = table.load(list(served_set.versions))
     table.apply(served_set, loaded)
