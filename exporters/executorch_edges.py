@@ -28,10 +28,11 @@ def _op_counts(program) -> dict[str, Any]:
     from executorch.devtools.backend_debug import get_delegation_info
 
     info = get_delegation_info(program.graph_module)
-    portable = Counter()
+    portable: Counter[str] = Counter()
     for node in program.graph.nodes:
-        if node.op == "call_function" and "executorch_call_delegate" not in str(node.target):
-            portable[str(node.target).split("::")[-1].removesuffix(".default")] += 1
+        name = getattr(node.target, "__name__", str(node.target))
+        if node.op == "call_function" and "executorch_call_delegate" not in name and name != "getitem":
+            portable[name.removesuffix(".default")] += 1
     return {"delegated_ops": int(info.num_delegated_nodes), "portable_ops": int(info.num_non_delegated_nodes),
             "delegate_calls": sum(1 for n in program.graph.nodes if "executorch_call_delegate" in str(n.target)),
             "portable_op_kinds": dict(sorted(portable.items()))}
