@@ -1,7 +1,8 @@
 """torch.export program (.pt2) -> ExecuTorch program (.pte), lowered to the XNNPACK backend where it can be.
 
 ExecuTorch plans every tensor's memory ahead of time, so the batch dimension needs an upper bound: the program
-is re-exported with batch in [1, MAX_BATCH] and the runtime feeds bigger sets in chunks of that size.
+is re-exported with batch in [1, MAX_BATCH]. The plan may hold fewer rows than that bound (measured: a conv net's
+planned 15 of 256), so the runtime reads the planned batch from the program and feeds bigger sets in chunks.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from rosetta.exporters.base import Unsupported
 from rosetta.exporters.context import ExportContext
 from rosetta.exporters.torch_edges import example_args
 
-MAX_BATCH = 256  # the bound of the .pte's batch dimension (rosetta.exporters.runtimes reads it from here)
+MAX_BATCH = 256  # the bound of the exported batch dimension
 
 
 def bounded_batch(n_inputs: int) -> tuple[dict[int, torch.export.Dim], ...]:

@@ -78,9 +78,9 @@ EDGES: list[Edge] = [
     Edge("torch", "torchscript", lazy("torch_edges:torch_to_torchscript"), ("torch",)),
     Edge("torch", "pt2", lazy("torch_edges:torch_to_pt2"), ("torch",)),
     Edge("keras-torch", "pt2", lazy("keras_edges:keras_torch_to_pt2"), ("keras", "torch")),
-    Edge("savedmodel", "tflite-fp16", lazy("tflite_fp16:savedmodel_to_tflite_fp16"), ("tensorflow",)),
-    Edge("onnx", "onnx-fp16", lazy("onnx_variants:onnx_to_fp16"), ("onnxconverter-common", "onnx")),
-    Edge("onnx", "onnx-int8", lazy("onnx_variants:onnx_to_int8"), ("onnxruntime", "onnx")),
+    Edge("savedmodel", "tflite-fp16", lazy("tflite_fp16_edges:savedmodel_to_tflite_fp16"), ("tensorflow",)),
+    Edge("onnx", "onnx-fp16", lazy("onnx_variant_edges:onnx_to_fp16"), ("onnxconverter-common", "onnx")),
+    Edge("onnx", "onnx-int8", lazy("onnx_variant_edges:onnx_to_int8"), ("onnxruntime", "onnx")),
     Edge("onnx", "openvino", lazy("openvino_edges:onnx_to_openvino"), ("openvino",)),
     Edge("pt2", "executorch", lazy("executorch_edges:pt2_to_executorch"), ("executorch", "torch")),
 ]

@@ -275,18 +275,19 @@ def _executorch_program(path: Path):
 
 
 def load_executorch(path: Path, spec: ModelSpec) -> Predict:
-    """`forward(*inputs in spec order)`, in chunks of the program's batch bound (its memory is planned for it)."""
+    """`forward(*inputs in spec order)`, in chunks of the batch the program's memory was planned for (its
+    metadata's input size; the lowering may plan fewer rows than the export's bound)."""
     import torch
 
-    from rosetta.exporters.executorch_edges import MAX_BATCH
-
-    method = _executorch_program(path).load_method("forward")
+    program = _executorch_program(path)
+    rows = int(program.metadata("forward").input_tensor_meta(0).sizes()[0])
+    method = program.load_method("forward")
 
     def predict(x: Mapping[str, np.ndarray]) -> Arrays:
         n = batch_size(x)
         parts = []
-        for i in range(0, n, MAX_BATCH):
-            chunk = slice_batch(x, i, i + MAX_BATCH)
+        for i in range(0, n, rows):
+            chunk = slice_batch(x, i, i + rows)
             out = method.execute([torch.from_numpy(np.ascontiguousarray(chunk[t])) for t in spec.input_names])
             parts.append([t.numpy().copy() for t in out])
         return {name: np.concatenate([p[k] for p in parts]) for k, name in enumerate(spec.output_names)}
@@ -299,7 +300,7 @@ def signature_executorch(path: Path, spec: ModelSpec) -> dict[str, Any]:
 
     def describe(t, tensor_meta) -> dict[str, Any]:
         return _spec(t.name, [None, *list(tensor_meta.sizes())[1:]], t.dtype.name)
-    return {"method": "forward", "max_batch": int(meta.input_tensor_meta(0).sizes()[0]),
+    return {"method": "forward", "planned_batch": int(meta.input_tensor_meta(0).sizes()[0]),
             "inputs": [describe(t, meta.input_tensor_meta(i)) for i, t in enumerate(spec.inputs)],
             "outputs": [describe(t, meta.output_tensor_meta(i)) for i, t in enumerate(spec.outputs)],
             "note": "positional forward(*inputs) in spec order"}

@@ -48,6 +48,9 @@ class _Rows:
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._batches, None)
 
+    def __iter__(self):  # what qdq_loss_debug.collect_activations reads
+        return self._batches
+
 
 def _run(path: Path, spec: ModelSpec, rows: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     import onnxruntime as ort
