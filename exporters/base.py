@@ -4,15 +4,21 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from rosetta.exporters.context import ExportContext
 
 
 class Converter(Protocol):
-    """Writes the edge's destination node at `dst` (a file or directory) from the source node at `src`."""
+    """Writes the edge's destination node at `dst` (a file or directory) from the source node at `src`; may return
+    what the manifest should know about how (e.g. which layers stayed float), recorded under converter.notes."""
 
-    def __call__(self, src: Path, dst: Path, ctx: ExportContext) -> None: ...
+    def __call__(self, src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any] | None: ...
+
+
+class Unsupported(Exception):
+    """This model cannot be expressed in the edge's format (not a converter fault): the cell is `skipped`, with
+    this reason in the manifest."""
 
 
 @dataclass(frozen=True)
@@ -26,5 +32,5 @@ class LazyConverter:
         module, function = self.ref.split(":")
         return getattr(importlib.import_module(f"rosetta.exporters.{module}"), function)
 
-    def __call__(self, src: Path, dst: Path, ctx: ExportContext) -> None:
-        self.load()(src, dst, ctx)
+    def __call__(self, src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any] | None:
+        return self.load()(src, dst, ctx)

@@ -1,12 +1,13 @@
 """What every converter of one model gets to see: the source, its spec, and example rows."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rosetta.core.spec import ModelSpec
+from rosetta.exporters.gates import DEFAULT, Thresholds
 from rosetta.sources import Source
 
 
@@ -16,12 +17,7 @@ class ExportContext:
     spec: ModelSpec
     calibration: dict[str, np.ndarray]  # int8 calibration rows, by input name
     warmup: dict[str, np.ndarray]  # a few rows for TF Serving warm-up records, by input name
-    notes: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> what its converter did
-
-    def note(self, node: str, **facts: Any) -> None:
-        """Facts a converter records about the node it wrote (e.g. graph rewrites); the manifest entries of every
-        format built through that node carry them."""
-        self.notes.setdefault(node, {}).update(facts)
+    thresholds: Thresholds = DEFAULT  # the run's gates: what a converter searching for a passing artifact aims at
 
     @property
     def lane(self) -> str:

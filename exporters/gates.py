@@ -5,10 +5,14 @@ kind's own metric) and recorded in the manifest; which of those numbers gate the
 the output's kind (see `Thresholds`):
 
 - float cells: max |diff| <= atol over every output, and 100% argmax agreement on classifier outputs.
-- quantized cells (int8, int16x8, fp16 weights: they cannot meet a float tolerance), per output kind:
+- integer-quantized cells (int8, int16x8: they cannot meet a float tolerance), per output kind:
   probabilities / logits: argmax agreement, and the accuracy drop when labels are given;
   multilabel: F1 of the labels thresholded at 0.5 against the source's;
   embedding / regression: cosine similarity and SQNR.
+- float16 cells (`onnx-fp16`, `tflite-fp16`): per output, max |diff| <= 1e-2 x the source output's largest
+  magnitude (float16 keeps 11 significant bits: one rounding is 4.9e-4 relative, compounding over the layers and
+  reductions, so an absolute float32 tolerance cannot apply across output scales), and >= 99.9% argmax agreement
+  (a near-tie between two classes may flip under float16 rounding).
 """
 from __future__ import annotations
 
@@ -21,7 +25,8 @@ import numpy as np
 from rosetta.core.manifest import Parity
 from rosetta.core.spec import ModelSpec, TensorSpec
 
-QUANTIZED_MARKERS = ("int8", "int16", "fp16")  # a format whose name carries one is held to the quantized gates
+QUANTIZED_MARKERS = ("int8", "int16")  # a format whose name carries one is held to the quantized gates
+FP16_MARKER = "fp16"  # float16 formats: a relative gate
 
 
 @dataclass(frozen=True)
@@ -40,6 +45,9 @@ class Thresholds:
     # 0.1 int8 regressors were held to before), cosine 0.99 is an angle of 8 degrees per row.
     cosine: float = 0.99
     sqnr_db: float = 20.0
+    # float16 cells: max |diff| relative to the output's largest magnitude, and argmax agreement (see the top).
+    fp16_scaled_diff: float = 1e-2
+    fp16_argmax_agreement: float = 0.999
 
     def override(self, values: Mapping[str, float]) -> Thresholds:
         """These thresholds with some replaced by name; an unknown name is an error naming the valid ones."""
@@ -56,6 +64,10 @@ FLOAT_MAX_ABS_DIFF = DEFAULT.atol
 
 def is_quantized(fmt: str) -> bool:
     return any(marker in fmt for marker in QUANTIZED_MARKERS)
+
+
+def is_fp16(fmt: str) -> bool:
+    return FP16_MARKER in fmt
 
 
 @dataclass(frozen=True)
@@ -112,13 +124,15 @@ def metrics(t: TensorSpec, got: np.ndarray, want: np.ndarray) -> dict[str, float
     diff = got64 - want64
     noise, signal = float((diff ** 2).mean()) if diff.size else 0.0, float((want64 ** 2).mean()) if diff.size else 0.0
     spread = float(want64.std()) or 1.0
+    scale = float(np.abs(want64).max()) if want64.size else 0.0
     out: dict[str, float | str] = {
         "kind": t.kind or "regression",
         "max_abs_diff": float(np.abs(diff).max()) if diff.size else 0.0,
         # capped at 200 dB so that an exact match stays a finite JSON number
         "sqnr_db": 200.0 if noise == 0 else float(min(200.0, 10 * np.log10(max(signal, 1e-300) / noise))),
         "cosine": _cosine(got64, want64),
-        "nrmse": float(np.sqrt(noise) / spread)}
+        "nrmse": float(np.sqrt(noise) / spread),
+        "scaled_max_diff": float(np.abs(diff).max()) / (scale or 1.0) if diff.size else 0.0}
     if t.is_classifier:
         out["argmax_agreement"] = _agreement(got64, want64)
     elif t.kind == "multilabel":
@@ -153,6 +167,11 @@ def parity(fmt: str, outputs: Mapping[str, np.ndarray], source: Mapping[str, np.
             elif not t.is_classifier:  # embedding, regression, or no kind
                 checks += [Check(f"cosine[{t.name}]", m["cosine"], limits.cosine, True),
                            Check(f"sqnr_db[{t.name}]", m["sqnr_db"], limits.sqnr_db, True)]
+    elif is_fp16(fmt):
+        checks += [Check(f"scaled_max_diff[{t.name}]", per_output[t.name]["scaled_max_diff"], limits.fp16_scaled_diff,
+                         False) for t in spec.outputs]
+        if agreement is not None:
+            checks.append(Check("argmax_agreement", agreement, limits.fp16_argmax_agreement, True))
     else:
         checks.append(Check("max_abs_diff", max_abs_diff, limits.atol, False))
         if agreement is not None:

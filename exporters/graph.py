@@ -59,6 +59,11 @@ NODES = {n.id: n for n in [
     Node("tfjs", "tfjs", "model.json"),
     Node("torchscript", "torchscript", "model.pt"),
     Node("pt2", "pt2", "model.pt2"),
+    Node("tflite-fp16", "tflite-fp16", "model.tflite"),
+    Node("onnx-fp16", "onnx-fp16", "model.onnx"),
+    Node("onnx-int8", "onnx-int8", "model.onnx"),
+    Node("openvino", "openvino", "model.xml"),  # with model.bin beside it: the format dir is the artifact
+    Node("executorch", "executorch", "model.pte"),
 ]}
 
 EDGES: list[Edge] = [
@@ -78,6 +83,11 @@ EDGES: list[Edge] = [
     Edge("torch", "torchscript", lazy("torch_edges:torch_to_torchscript"), ("torch",)),
     Edge("torch", "pt2", lazy("torch_edges:torch_to_pt2"), ("torch",)),
     Edge("keras-torch", "pt2", lazy("keras_edges:keras_torch_to_pt2"), ("keras", "torch")),
+    Edge("savedmodel", "tflite-fp16", lazy("tflite_fp16_edges:savedmodel_to_tflite_fp16"), ("tensorflow",)),
+    Edge("onnx", "onnx-fp16", lazy("onnx_variant_edges:onnx_to_fp16"), ("onnxconverter-common", "onnx")),
+    Edge("onnx", "onnx-int8", lazy("onnx_variant_edges:onnx_to_int8"), ("onnxruntime", "onnx")),
+    Edge("onnx", "openvino", lazy("openvino_edges:onnx_to_openvino"), ("openvino",)),
+    Edge("pt2", "executorch", lazy("executorch_edges:pt2_to_executorch"), ("executorch", "torch")),
 ]
 
 assert set(FORMATS) == {n.format for n in NODES.values() if n.format} == set(RUNTIMES)

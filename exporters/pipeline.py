@@ -26,6 +26,7 @@ from rosetta.core.spec import ModelSpec, slice_batch
 from rosetta.core.tool_versions import version
 from rosetta.core.version_dirs import StagedVersion, VersionError, check_free, next_version, staged_version, version_dir
 from rosetta.exporters import gates, shapes
+from rosetta.exporters.base import Unsupported
 from rosetta.exporters.context import ExportContext
 from rosetta.exporters.graph import NODES, Edge, describe, node_path, plan
 from rosetta.exporters.memory import CellMemory
@@ -51,12 +52,16 @@ class ModelExport:
     built: dict[str, Path] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)  # what each node's converter reported
+    unsupported: dict[str, str] = field(default_factory=dict)  # node id -> why the model has no such node
 
     def build(self, edge: Edge) -> Path:
         if edge.dst in self.built:
             return self.built[edge.dst]
         if edge.dst in self.failed:
             raise RuntimeError(self.failed[edge.dst])
+        if edge.dst in self.unsupported:
+            raise Unsupported(self.unsupported[edge.dst])
         node = NODES[edge.dst]
         src = self.built[edge.src]
         name = self.ctx.model_name
@@ -67,17 +72,22 @@ class ModelExport:
                 with atomic_dir(final) as tmp:  # a failing converter leaves no half artifact
                     target = node_path(node, name, tmp)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    edge.convert(src, target, self.ctx)
+                    notes = edge.convert(src, target, self.ctx)
                 path = node_path(node, name, final)
             else:  # an intermediate (or another format's node not requested in this run)
                 path = node_path(node, name, self.work_dir / node.id)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                edge.convert(src, path, self.ctx)
+                notes = edge.convert(src, path, self.ctx)
+        except Unsupported as exc:
+            self.unsupported[edge.dst] = f"{edge.src} -> {edge.dst}: {exc}"
+            raise Unsupported(self.unsupported[edge.dst]) from None
         except Exception as exc:  # noqa: BLE001 - any converter failure fails this node's cells only
             self.failed[edge.dst] = f"{edge.src} -> {edge.dst} failed: {type(exc).__name__}: {_first_line(exc)}"
             traceback.print_exc(limit=-3)  # the converter's innermost frames say why
             raise RuntimeError(self.failed[edge.dst]) from None
         self.seconds[edge.dst] = time.perf_counter() - start
+        if notes:
+            self.notes[edge.dst] = notes
         self.built[edge.dst] = path
         return path
 
@@ -158,13 +168,14 @@ def progress(text: str) -> None:
 def _build_and_validate(entry: Entry, fmt: str, path_edges: list[Edge], exporter: ModelExport,
                         staged: StagedVersion, artifacts_dir: Path, spec: ModelSpec, examples: Examples,
                         reference: dict[str, np.ndarray], atol: float | None, second: shapes.SecondSize | None,
-                        thresholds: gates.Thresholds, notes: dict[str, dict]) -> None:
+                        thresholds: gates.Thresholds) -> None:
     """One cell: build its path of edges, describe the artifact, run it in its runtime and gate it."""
     for edge in path_edges:
         artifact = exporter.build(edge)
     entry.export_seconds = round(sum(exporter.seconds[e.dst] for e in path_edges), 3)
-    for edge in path_edges:  # what a converter had to say (a quantization record, graph rewrites)
-        entry.extra.update(notes.get(edge.dst, {}))
+    notes = {e.dst: exporter.notes[e.dst] for e in path_edges if e.dst in exporter.notes}
+    if notes:  # what the converters had to say (a quantization record, graph rewrites), by node
+        entry.converter["notes"] = notes
     runtime = RUNTIMES[fmt]
     entry.signature = runtime.signature(artifact, spec)
     entry.path = (staged.final / artifact.relative_to(staged.dir)).relative_to(artifacts_dir).as_posix()
@@ -223,7 +234,8 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
         reference = source.predict(spec, examples.validation)
         second = shapes.second_size(spec, examples.validation, source.predict)
         _save_examples(staged.dir, reference, examples)
-        ctx = ExportContext(source, spec, examples.calibration, slice_batch(examples.validation, 0, WARMUP_ROWS))
+        ctx = ExportContext(source, spec, examples.calibration, slice_batch(examples.validation, 0, WARMUP_ROWS),
+                            thresholds if atol is None else thresholds.override({"atol": atol}))
         published = {routes[fmt][-1].dst for fmt in formats}
         exporter = ModelExport(staged.dir, published, ctx, staged.work, built={source.lane: Path(source.origin)})
         entries = []
@@ -235,7 +247,9 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
             try:
                 with memory:
                     _build_and_validate(entry, fmt, path_edges, exporter, staged, artifacts_dir, spec, examples,
-                                        reference, atol, second, thresholds, ctx.notes)
+                                        reference, atol, second, thresholds)
+            except Unsupported as exc:  # the model has no such form: said, not failed
+                entry.status, entry.error = "skipped", _first_line(exc)
             except Exception as exc:  # noqa: BLE001 - record, keep going with the other cells
                 entry.status, entry.error = "failed", _first_line(exc)
             entry.resources = {"seconds": round(time.perf_counter() - cell_started, 3), **memory.record()}

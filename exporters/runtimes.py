@@ -220,6 +220,91 @@ def signature_pt2(path: Path, spec: ModelSpec) -> dict[str, Any]:
             "note": "positional forward(*inputs) in spec order"}
 
 
+# --- OpenVINO runtime, CPU plugin ----------------------------------------------------------------------------
+# float32 arithmetic: on CPUs with bf16 units the plugin would otherwise pick bf16 (a float artifact, float gate).
+OPENVINO_CONFIG = {"INFERENCE_PRECISION_HINT": "f32"}
+
+
+def _openvino_model(path: Path):
+    import openvino as ov
+
+    path = Path(path)
+    core = ov.Core()
+    try:
+        return core, core.read_model(str(path), str(path.with_suffix(".bin")))
+    except RuntimeError as exc:
+        raise ValueError(f"{path}: not a readable OpenVINO IR ({_last_line(exc)})") from None
+
+
+def _last_line(exc: Exception) -> str:
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    return lines[-1][:300] if lines else type(exc).__name__
+
+
+def load_openvino(path: Path, spec: ModelSpec) -> Predict:
+    core, model = _openvino_model(path)
+    compiled = core.compile_model(model, "CPU", OPENVINO_CONFIG)
+    request = compiled.create_infer_request()
+    outputs = {name: compiled.output(name) for name in spec.output_names}
+
+    def predict(x: Mapping[str, np.ndarray]) -> Arrays:
+        result = request.infer({n: np.ascontiguousarray(x[n]) for n in spec.input_names})
+        return {name: np.array(result[port]) for name, port in outputs.items()}
+    return predict
+
+
+def signature_openvino(path: Path, spec: ModelSpec) -> dict[str, Any]:
+    _, model = _openvino_model(path)
+
+    def describe(port) -> dict[str, Any]:
+        shape = [d.get_length() if d.is_static else None for d in port.get_partial_shape()]
+        return _spec(port.get_any_name(), shape, port.get_element_type().to_dtype().name)
+    return {"inputs": [describe(p) for p in model.inputs], "outputs": [describe(p) for p in model.outputs],
+            "device": "CPU", "config": OPENVINO_CONFIG}
+
+
+# --- ExecuTorch runtime (its Python bindings: the C++ runtime with the XNNPACK and portable kernels) ----------
+def _executorch_program(path: Path):
+    from executorch.runtime import Runtime as EtRuntime
+
+    try:
+        return EtRuntime.get().load_program(Path(path))
+    except (RuntimeError, ValueError) as exc:
+        raise ValueError(f"{path}: not a loadable ExecuTorch program ({_last_line(exc)})") from None
+
+
+def load_executorch(path: Path, spec: ModelSpec) -> Predict:
+    """`forward(*inputs in spec order)`, in chunks of the batch the program's memory was planned for (its
+    metadata's input size; the lowering may plan fewer rows than the export's bound)."""
+    import torch
+
+    program = _executorch_program(path)
+    rows = int(program.metadata("forward").input_tensor_meta(0).sizes()[0])
+    method = program.load_method("forward")
+
+    def predict(x: Mapping[str, np.ndarray]) -> Arrays:
+        n = batch_size(x)
+        parts = []
+        for i in range(0, n, rows):
+            chunk = slice_batch(x, i, i + rows)
+            out = method.execute([torch.from_numpy(np.ascontiguousarray(chunk[t])) for t in spec.input_names])
+            parts.append([t.numpy().copy() for t in out])
+        return {name: np.concatenate([p[k] for p in parts]) for k, name in enumerate(spec.output_names)}
+    return predict
+
+
+def signature_executorch(path: Path, spec: ModelSpec) -> dict[str, Any]:
+    """Shapes as the program's method metadata holds them: the planned (largest) batch in front."""
+    meta = _executorch_program(path).metadata("forward")
+
+    def describe(t, tensor_meta) -> dict[str, Any]:
+        return _spec(t.name, [None, *list(tensor_meta.sizes())[1:]], t.dtype.name)
+    return {"method": "forward", "planned_batch": int(meta.input_tensor_meta(0).sizes()[0]),
+            "inputs": [describe(t, meta.input_tensor_meta(i)) for i, t in enumerate(spec.inputs)],
+            "outputs": [describe(t, meta.output_tensor_meta(i)) for i, t in enumerate(spec.outputs)],
+            "note": "positional forward(*inputs) in spec order"}
+
+
 # --- TF.js, in Node with the real @tensorflow/tfjs package ---------------------------------------------------
 TFJS_BACKEND = "wasm"  # what a browser without WebGL runs; 15x faster than the pure-JS "cpu" backend here
 TFJS_FALLBACK = "cpu"  # pure JS: every TF.js kernel exists there
@@ -297,4 +382,9 @@ RUNTIMES: dict[str, Runtime] = {
     "onnx": Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx),
     "torchscript": Runtime("torchscript", "torch", load_torchscript, signature_torchscript),
     "pt2": Runtime("torch.export", "torch", load_pt2, signature_pt2),
+    "tflite-fp16": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite),
+    "onnx-fp16": Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx),
+    "onnx-int8": Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx),
+    "openvino": Runtime("openvino-cpu", "openvino", load_openvino, signature_openvino),
+    "executorch": Runtime("executorch-xnnpack", "executorch", load_executorch, signature_executorch),
 }

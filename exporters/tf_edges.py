@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import tensorflow as tf
@@ -181,12 +182,11 @@ def savedmodel_to_tflite_int8(src: Path, dst: Path, ctx: ExportContext) -> None:
     dst.write_bytes(converter.convert())
 
 
-def savedmodel_to_tfjs(src: Path, dst: Path, ctx: ExportContext) -> None:
+def savedmodel_to_tfjs(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any] | None:
     """A TF.js *graph* model (Keras 3 layers models do not load in TF.js); ops TF.js lacks are rewritten into
     the same function of ops it has, and the entry lists the rewrites (`tfjs_rewrites`)."""
     converter = tfjs_converter()
     with exact_rewrites(converter) as rewrites:
         converter.convert_tf_saved_model(str(src), str(dst.parent), signature_def=SIGNATURE,
                                          saved_model_tags="serve")
-    if rewrites:
-        ctx.note("tfjs", tfjs_rewrites=dict(rewrites))
+    return {"tfjs_rewrites": dict(rewrites)} if rewrites else None

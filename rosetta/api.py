@@ -43,9 +43,10 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
            formats: Sequence[str] | None = None, atol: float | None = None, artifacts: Path | str = "artifacts",
            version: int | None = None, log: Log | None = None, output_kinds: Mapping[str, str] | None = None,
            gates: Mapping[str, float] | None = None, signature: str | None = None,
-           dynamic: Mapping[str, Mapping[int, tuple[int, int | None] | None]] | None = None) -> list[Entry]:
-    """Export a model to every format the graph reaches from its framework (or `formats`), validate each artifact
-    in its runtime against the model on the example inputs, and record them in `artifacts/manifest.json`.
+           dynamic: Mapping[str, Mapping[int, tuple[int, int | None] | None]] | None = None,
+           skip: Sequence[str] = ()) -> list[Entry]:
+    """Export a model to every format the graph reaches from its framework (or `formats`), less `skip`, validate
+    each artifact in its runtime against the model on the example inputs, and record them in `artifacts/manifest.json`.
 
     `model`: a Keras model, a torch.nn.Module or torch.export program, a JAX `(apply_fn, variables)` pair, or a
     source string (`model.keras`, `program.pt2`, `model.onnx`, a SavedModel directory (its `signature`, default
@@ -84,7 +85,7 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
     spec, examples = _infer_spec(source, name, example_inputs, dynamic)
     spec = kinds.apply_overrides(spec, kind_overrides)
     reachable = list(plan(source.lane))
-    formats = list(formats) if formats else reachable
+    formats = [f for f in (formats or reachable) if f not in skip]
     unknown = [f for f in formats if f not in reachable]
     if unknown:
         raise SpecError(f"format(s) {', '.join(unknown)} not reachable from a {source.lane} model; "
@@ -110,7 +111,7 @@ def _infer_spec(source: Source, name: str, examples, dynamic=None):
 
 def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | None, artifacts: Path | str,
                     data_dir: Path | None = None, version: int | None = None, log: Log | None = None,
-                    announce: Callable[[str], None] = print) -> tuple[list[Entry], list[str]]:
+                    announce: Callable[[str], None] = print, skip: Sequence[str] = ()) -> tuple[list[Entry], list[str]]:
     """Export the trained built-in `model` ("all" for both) in each of `lanes` this process can run; returns the
     entries and the lanes it could not (Keras lanes of another backend than this process's Keras: run each in a
     process of its own)."""
@@ -140,7 +141,7 @@ def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | N
                     examples = mnist_examples(load_split("train", data_dir), load_split("test", data_dir))
                 announce(f"exporting {contract.served_name(m, name)}")
                 entries += export_builtin(m, name, formats, artifacts, examples, log=log or (lambda e: None),
-                                          version=version)
+                                          version=version, skip=skip)
     finally:  # what was published before a failure is recorded, never left on disk unlisted
         if entries:
             _publish(artifacts, entries)

@@ -40,9 +40,10 @@ def builtin_source(model: str, lane: str, artifacts_dir: Path) -> tuple[Source, 
 
 
 def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifacts_dir: Path, examples: Examples,
-                   log: Callable[[Entry], None], version: int | None = None) -> list[Entry]:
+                   log: Callable[[Entry], None], version: int | None = None, skip: Sequence[str] = ()) -> list[Entry]:
     from rosetta.exporters.graph import plan
     from rosetta.exporters.pipeline import export_model
 
     source, spec = builtin_source(model, lane, artifacts_dir)
-    return export_model(source, spec, list(formats or plan(lane)), artifacts_dir, examples, version_=version, log=log)
+    chosen = [f for f in formats or plan(lane) if f not in skip]
+    return export_model(source, spec, chosen, artifacts_dir, examples, version_=version, log=log)

@@ -1,9 +1,12 @@
 """The site's catalogue: each model's mobile and browser artifacts, read from the manifest (the newest ok version
 of each format, Manifest.latest).
 
-Only what a phone or a browser runs is offered: LiteRT (int8 and fp32), TF.js graph models and ONNX (for
-onnxruntime-web). Entries are grouped by `model_name` (built-in or user models alike); a model's contract is
-its entries' `spec`. A cell that is absent or did not pass its gate is listed as unavailable, never shipped.
+Only what a phone, a browser or an edge device runs is offered: LiteRT (int8 and fp32), TF.js graph models
+and ONNX (for onnxruntime-web), and where the model reached them LiteRT fp16, ONNX fp16/int8 (ONNX Runtime),
+OpenVINO IR and ExecuTorch programs. Entries are grouped by `model_name` (built-in or user models alike); a
+model's contract is its entries' `spec`. A cell of WEB_FORMATS that is absent, or of any offered format that
+did not pass its gate, is listed as unavailable, never shipped (a lane that does not reach an EXTRA_FORMATS
+format, e.g. ExecuTorch from Keras, simply does not offer it).
 """
 from __future__ import annotations
 
@@ -16,6 +19,8 @@ from rosetta.core.manifest import Entry, Manifest, ManifestError
 from rosetta.core.spec import ModelSpec
 
 WEB_FORMATS = ("tflite-int8", "tflite-fp32", "tfjs", "onnx")  # table and archive order
+EXTRA_FORMATS = ("tflite-fp16", "onnx-fp16", "onnx-int8", "openvino", "executorch")  # offered when exported
+OFFERED_FORMATS = WEB_FORMATS + EXTRA_FORMATS
 
 
 class SiteError(Exception):
@@ -85,8 +90,10 @@ def collect(artifacts_dir: Path) -> Catalogue:
         where = f"{where_manifest}: {name}"
         spec, spec_version = _spec(cells, where)
         found = []
-        for fmt in WEB_FORMATS:
+        for fmt in OFFERED_FORMATS:
             entry = cells.get(fmt)
+            if entry is None and fmt in EXTRA_FORMATS:
+                continue
             if entry is None:
                 unavailable.append({"model_name": name, "format": fmt, "reason": "not in the manifest"})
             elif entry.spec != spec and entry.ok:

@@ -19,7 +19,8 @@ DEFAULT_PORT = 8000
 MIME_TYPES = {".wasm": "application/wasm", ".mjs": "text/javascript", ".js": "text/javascript",
               ".json": "application/json", ".css": "text/css", ".html": "text/html; charset=utf-8",
               ".tflite": "application/octet-stream", ".onnx": "application/octet-stream",
-              ".bin": "application/octet-stream", ".zip": "application/zip"}
+              ".bin": "application/octet-stream", ".zip": "application/zip", ".pte": "application/octet-stream",
+              ".xml": "application/xml"}
 
 
 class SiteHandler(SimpleHTTPRequestHandler):

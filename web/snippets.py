@@ -168,6 +168,91 @@ def onnx_web(model: Model, artifact: Artifact, locate: Locate) -> Snippet:
     return Snippet("onnxruntime-web (ort.InferenceSession.create)", "javascript", "\n".join(lines))
 
 
+_NUMPY = {"float32": "np.float32", "float64": "np.float64", "int32": "np.int32", "int64": "np.int64",
+          "int8": "np.int8", "uint8": "np.uint8", "bool": "np.bool_", "float16": "np.float16"}
+_CPP = {"float32": "float", "float64": "double", "int32": "int32_t", "int64": "int64_t", "int8": "int8_t",
+        "uint8": "uint8_t", "bool": "bool", "float16": "ov::float16"}
+
+
+def _python_inputs(tensors: Io) -> list[str]:
+    return [f"{ident(t.name)} = np.zeros({t.example_shape}, {_NUMPY.get(t.dtype, 'np.float32')})  # {_describe(t)}"
+            for t in tensors.inputs]
+
+
+def onnx_python(model: Model, artifact: Artifact, locate: Locate) -> Snippet:
+    """ONNX Runtime in Python: the fp16 and int8 variants take and return float32 like `onnx`."""
+    tensors = io(model, artifact)
+    feeds = ", ".join(f"{t.name!r}: {ident(t.name)}" for t in tensors.inputs)
+    lines = ["import numpy as np", "import onnxruntime as ort", "",
+             f'session = ort.InferenceSession("{locate(artifact)}", providers=["CPUExecutionProvider"])',
+             *_python_inputs(tensors),
+             f"{', '.join(ident(t.name) for t in tensors.outputs)}, = session.run("
+             f"{[t.name for t in tensors.outputs]}, {{{feeds}}})"]
+    lines += [f"# {_describe(t)}" for t in tensors.outputs]
+    return Snippet(f"ONNX Runtime (Python), {artifact.format}", "python", "\n".join(lines))
+
+
+def openvino_python(model: Model, artifact: Artifact, locate: Locate) -> Snippet:
+    tensors = io(model, artifact)
+    lines = ["import numpy as np", "import openvino as ov", "",
+             "core = ov.Core()",
+             f'compiled = core.compile_model("{locate(artifact)}", "CPU")  # model.bin beside it',
+             *_python_inputs(tensors),
+             f"result = compiled({{{', '.join(f'{t.name!r}: {ident(t.name)}' for t in tensors.inputs)}}})"]
+    lines += [f'{ident(t.name)} = result[compiled.output("{t.name}")]  # {_describe(t)}' for t in tensors.outputs]
+    return Snippet("OpenVINO (Python)", "python", "\n".join(lines))
+
+
+def openvino_cpp(model: Model, artifact: Artifact, locate: Locate) -> Snippet:
+    tensors = io(model, artifact)
+    lines = ["#include <openvino/openvino.hpp>", "", "ov::Core core;",
+             f'ov::CompiledModel compiled = core.compile_model("{locate(artifact)}", "CPU");  // model.bin beside it',
+             "ov::InferRequest request = compiled.create_infer_request();"]
+    for t in tensors.inputs:
+        ctype = _CPP.get(t.dtype, "float")
+        shape = ", ".join(map(str, t.example_shape))
+        lines += [f"// {_describe(t)}",
+                  f'ov::Tensor {ident(t.name)}(ov::element::from<{ctype}>(), ov::Shape{{{shape}}});',
+                  f"// fill {ident(t.name)}.data<{ctype}>() with {t.size} values in that layout",
+                  f'request.set_tensor("{t.name}", {ident(t.name)});']
+    lines.append("request.infer();")
+    for t in tensors.outputs:
+        ctype = _CPP.get(t.dtype, "float")
+        lines.append(f'const {ctype}* {ident(t.name, "values_")} = request.get_tensor("{t.name}").data<{ctype}>();'
+                     f"  // {_describe(t)}")
+    return Snippet("OpenVINO (C++)", "cpp", "\n".join(lines))
+
+
+def executorch_python(model: Model, artifact: Artifact, locate: Locate) -> Snippet:
+    tensors = io(model, artifact)
+    lines = ["import torch", "from executorch.runtime import Runtime", "",
+             f'method = Runtime.get().load_program("{locate(artifact)}").load_method("forward")']
+    lines += [f"{ident(t.name)} = torch.zeros({t.example_shape}, dtype=torch.{t.dtype})  # {_describe(t)}"
+              for t in tensors.inputs]
+    lines.append(f"outputs = method.execute([{', '.join(ident(t.name) for t in tensors.inputs)}])  "
+                 "# positional, in this order")
+    lines += [f"{ident(t.name)} = outputs[{i}]  # {_describe(t)}" for i, t in enumerate(tensors.outputs)]
+    return Snippet("ExecuTorch (Python)", "python", "\n".join(lines))
+
+
+def executorch_kotlin(model: Model, artifact: Artifact, locate: Locate) -> Snippet:
+    tensors = io(model, artifact)
+    asset = f"{model.name}.pte"
+    lines = ['// build.gradle: implementation("org.pytorch:executorch-android:<version>")',
+             "import org.pytorch.executorch.EValue", "import org.pytorch.executorch.Module",
+             "import org.pytorch.executorch.Tensor", "",
+             f"// {asset} copied to the app's files dir = {locate(artifact)}",
+             f'val module = Module.load(context.filesDir.resolve("{asset}").absolutePath)']
+    for t in tensors.inputs:
+        shape = ", ".join(f"{d}L" for d in t.example_shape)
+        lines += [f"// {_describe(t)}; {ident(t.name, 'values_')}: FloatArray({t.size}) in that layout",
+                  f"val {ident(t.name)} = Tensor.fromBlob({ident(t.name, 'values_')}, longArrayOf({shape}))"]
+    lines.append(f"val outputs = module.forward({', '.join(f'EValue.from({ident(t.name)})' for t in tensors.inputs)})")
+    lines += [f"val {ident(t.name, 'values_')} = outputs[{i}].toTensor().dataAsFloatArray  // {_describe(t)}"
+              for i, t in enumerate(tensors.outputs)]
+    return Snippet("ExecuTorch on Android (Kotlin)", "kotlin", "\n".join(lines))
+
+
 def _quantized(tensors: Io) -> bool:
     return any(t.quantization for t in (*tensors.inputs, *tensors.outputs))
 
@@ -175,13 +260,20 @@ def _quantized(tensors: Io) -> bool:
 def for_model(model: Model, locate: Locate = site_path) -> list[Snippet]:
     """One snippet per runtime (and per TFLite variant) whose artifact the model has."""
     out = []
-    for fmt in ("tflite-int8", "tflite-fp32"):
+    for fmt in ("tflite-int8", "tflite-fp32", "tflite-fp16"):
         if a := model.get(fmt):
             out += [kotlin(model, a, locate), swift(model, a, locate)]
     if a := model.get("tfjs"):
         out.append(tfjs(model, a, locate))
     if a := model.get("onnx"):
         out.append(onnx_web(model, a, locate))
+    for fmt in ("onnx-fp16", "onnx-int8"):
+        if a := model.get(fmt):
+            out.append(onnx_python(model, a, locate))
+    if a := model.get("openvino"):
+        out += [openvino_python(model, a, locate), openvino_cpp(model, a, locate)]
+    if a := model.get("executorch"):
+        out += [executorch_python(model, a, locate), executorch_kotlin(model, a, locate)]
     return out
 
 

@@ -75,7 +75,10 @@ def print_summary(entries: list[Entry]) -> list[Entry]:
         row[4] = f"[{'green' if e.ok else 'red'}]{row[4]}[/]"
         table.add_row(*row)
     console.print(table)
-    failed = [e for e in entries if not e.ok]
+    for e in entries:
+        if e.status == "skipped":
+            console.print(f"skipped {e.model_name} {e.format}: {e.error}")
+    failed = [e for e in entries if not e.ok and e.status != "skipped"]
     if failed:
         bad = Table(title=f"[red]{len(failed)} cell(s) failed[/]")
         for column in ("model", "format", "status", "why"):

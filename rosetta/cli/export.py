@@ -23,6 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--lane", choices=[*contract.LANES, "all"], default="all", help="built-in models only")
     export.add_argument("--format", nargs="+", choices=contract.FORMATS, default=None, metavar="F",
                         help=f"only these formats ({', '.join(contract.FORMATS)}); default: every reachable one")
+    export.add_argument("--skip-format", nargs="+", choices=contract.FORMATS, default=(), metavar="F",
+                        help="every reachable format except these")
     export.add_argument("--example-inputs", type=Path, help=".npy (one input) or .npz (one array per input name)")
     export.add_argument("--labels", type=Path, help=".npy of integer labels of the examples: adds accuracy gates")
     export.add_argument("--name", help="the model's name in the manifest, the servers and the site")
@@ -85,12 +87,14 @@ def _export_builtins(args: argparse.Namespace, out: Path) -> list[Entry]:
             raise UsageError(f"format(s) {', '.join(missing)} not exported for lane {name!r}; "
                              f"valid for {name}: {', '.join(plan(name))}")
     entries, elsewhere = export_builtins(args.model, names, args.format, out, args.data_dir, args.version,
-                                         log=log_cell, announce=lambda text: console.print(f"[bold]{text}[/]"))
+                                         log=log_cell, announce=lambda text: console.print(f"[bold]{text}[/]"),
+                                         skip=args.skip_format)
     for name in elsewhere:
         # The child writes its cells into the manifest; this run's summary and exit code take the entries it
         # added or rewrote (a version is never rewritten, a failed one may be retried under the same number).
         before = {e.key: e for e in manifest.load(out).entries}
         command = ["export", "--model", args.model, *(["--format", *args.format] if args.format else []),
+                   *(["--skip-format", *args.skip_format] if args.skip_format else []),
                    *(["--version", str(args.version)] if args.version is not None else [])]
         if in_child(args, name, command) not in (0, 1):  # 1: cells failed, listed in the manifest
             raise UsageError(f"exporting lane {name} failed (its child process's error is above)")
@@ -111,8 +115,9 @@ def _export_user_model(args: argparse.Namespace, out: Path) -> list[Entry]:
     for name, axis, bounds in args.dynamic:
         dynamic.setdefault(name, {})[axis] = bounds
     return export(args.model, args.example_inputs, labels=args.labels, name=args.name, formats=args.format,
-                  atol=args.atol, artifacts=out, version=args.version, log=log_cell, output_kinds=args.output_kind,
-                  gates=_gate_values(args.gate), signature=args.signature, dynamic=dynamic or None)
+                  skip=args.skip_format, atol=args.atol, artifacts=out, version=args.version, log=log_cell,
+                  output_kinds=args.output_kind, gates=_gate_values(args.gate), signature=args.signature,
+                  dynamic=dynamic or None)
 
 
 def _gate_values(items: list[str] | None) -> dict[str, float]:

@@ -33,7 +33,7 @@ SCHEMA_VERSION = 3
 FILENAME = "manifest.json"
 LOCK = ".manifest.lock"  # guards every read-modify-write of the manifest (exports, `rosetta release`)
 LABELS = ("stable", "canary")
-STATUSES = ("ok", "gate-failed", "failed")
+STATUSES = ("ok", "gate-failed", "failed", "skipped")  # skipped: the model has no form in that format (why: error)
 # Recorded in every manifest: the tools an export can run.
 TOOLS = ("tensorflow", "keras", "torch", "jax", "flax", "onnx", "onnxruntime", "onnxscript", "tf2onnx", "onnx2tf",
          "jax2onnx", "tensorflowjs", "ai-edge-litert")

@@ -23,7 +23,7 @@ from rosetta.serving.server.metrics import BATCH_SIZE
 
 log = logging.getLogger(__name__)
 
-FORMAT = "onnx"  # the manifest format this server serves
+FORMAT = "onnx"  # the manifest format this server serves by default (ServeConfig.onnx_variant picks another)
 PLATFORM = "onnxruntime_onnx"
 # ORT's type strings for the spec's datatypes: the file must take and return what the spec says.
 ORT_TYPES = {"FP32": "tensor(float)", "FP64": "tensor(double)", "FP16": "tensor(float16)", "INT64": "tensor(int64)",

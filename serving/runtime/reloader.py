@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 
 class Reloader:
-    def __init__(self, table: ModelTable, artifacts: Path, period_s: float) -> None:
+    def __init__(self, table: ModelTable, artifacts: Path, period_s: float, fmt: str = FORMAT) -> None:
         self.table = table
+        self.format = fmt  # the manifest format served (ServeConfig.onnx_variant)
         self.artifacts = Path(artifacts)
         self.period_s = period_s
         self._last_error: str | None = None
@@ -35,7 +36,7 @@ class Reloader:
     async def poll(self) -> bool:
         """One poll; True if the served set changed."""
         try:
-            served_set = await asyncio.to_thread(served, self.artifacts, FORMAT)
+            served_set = await asyncio.to_thread(served, self.artifacts, self.format)
         except ManifestError as exc:
             MANIFEST_POLLS.labels("error").inc()
             if str(exc) != self._last_error:  # once per distinct problem, not every period

@@ -18,7 +18,6 @@ from kserve import ModelServer
 from kserve.model_repository import ModelRepository
 
 from rosetta.core.manifest import ManifestError, served
-from rosetta.serving.runtime.model import FORMAT
 from rosetta.serving.runtime.model_table import ModelTable
 from rosetta.serving.runtime.reloader import Reloader
 from rosetta.serving.runtime.repository import IntegrityError, clean_repository
@@ -75,7 +74,8 @@ class ServingModelServer(ModelServer):
         rest = asyncio.create_task(self._rest_server.start(), name="rest")
         grpc = asyncio.create_task(self._grpc_server.start(self.max_threads), name="grpc")
         period = self.serve_config.poll_seconds
-        reload = asyncio.create_task(Reloader(self.table, self.serve_config.artifacts, period).run(),
+        reload = asyncio.create_task(Reloader(self.table, self.serve_config.artifacts, period,
+                                              self.serve_config.onnx_variant).run(),
                                      name="reload") if period > 0 else None
         announce = asyncio.create_task(self._announce_ready(), name="announce")
         await asyncio.wait([rest, grpc], return_when=asyncio.FIRST_COMPLETED)
@@ -117,7 +117,7 @@ def load_table(config: ServeConfig, repository: Path) -> ModelTable:
     has another that loads (as hot reload would). A model with no loadable version is an IntegrityError with
     --strict-models; by default it is logged and reported by readiness while the others are served. No model
     at all is an IntegrityError either way: there is nothing to serve."""
-    served_set = served(config.artifacts, FORMAT)
+    served_set = served(config.artifacts, config.onnx_variant)
     table = ModelTable(ModelRepository(), config, repository)
     loaded, _ = table.load(list(served_set.versions))
     table.apply(served_set, loaded)

@@ -11,6 +11,7 @@ from rosetta.core.arg_types import non_negative_float, positive_int
 
 DEFAULT_ARTIFACTS = Path(os.environ.get("ROSETTA_ARTIFACTS", "artifacts"))
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+ONNX_VARIANTS = ("onnx", "onnx-fp16", "onnx-int8")  # manifest formats ONNX Runtime serves (float32 in and out)
 
 
 def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
@@ -29,6 +30,9 @@ def available_cores(cpu_max: Path = CGROUP_CPU_MAX) -> int:
 @dataclass(frozen=True)
 class ServeConfig:
     artifacts: Path = DEFAULT_ARTIFACTS
+    # Which ONNX artifact of each model is served, under the model's own name: the float32 `onnx` or its
+    # reduced-precision variants (one per server: run a second server on other ports to offer two side by side).
+    onnx_variant: str = "onnx"
     repository: Path | None = None  # where the versioned model repository is built; None = a temp dir
     site: Path | None = None  # download site for /artifacts/; None = <artifacts>/site when it is built
     host: str = "127.0.0.1"
@@ -68,6 +72,9 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     d = ServeConfig()
     parser.add_argument("--artifacts", type=Path, default=d.artifacts,
                         help="artifacts directory holding manifest.json (default: %(default)s)")
+    parser.add_argument("--onnx-variant", choices=ONNX_VARIANTS, default=d.onnx_variant,
+                        help="which validated ONNX artifact of each model to serve, under the model's own name "
+                             "(default: %(default)s)")
     parser.add_argument("--repository", type=Path, default=None,
                         help="where to build the <model>/<version>/model.onnx repository (default: a temp dir)")
     parser.add_argument("--site", type=Path, default=None,

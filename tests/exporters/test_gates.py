@@ -73,7 +73,7 @@ def test_every_cell_records_every_metric_of_every_output(case):
     source, _ = case
     result = parity("onnx", {"p": source + 1e-6}, {"p": source}, SPEC)
     metrics = result.outputs["p"]
-    assert set(metrics) == {"kind", "max_abs_diff", "sqnr_db", "cosine", "nrmse", "argmax_agreement"}
+    assert set(metrics) == {"kind", "max_abs_diff", "sqnr_db", "cosine", "nrmse", "scaled_max_diff", "argmax_agreement"}
     assert metrics["kind"] == "probabilities" and metrics["cosine"] > 0.999999 and metrics["sqnr_db"] > 80
     exact = parity("onnx", {"p": source}, {"p": source}, SPEC).outputs["p"]
     assert exact["sqnr_db"] == 200.0 and exact["cosine"] == 1.0  # capped: a finite JSON number

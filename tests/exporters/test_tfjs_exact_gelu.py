@@ -36,5 +36,5 @@ def test_exact_gelu_model_runs_in_tfjs(tmp_path):
     examples = np.random.default_rng(0).normal(size=(64, 12)).astype(np.float32) * 2
     (entry,) = rosetta.export(_exact_gelu_model(), examples, formats=["tfjs"], artifacts=tmp_path, name="gelu")
     assert entry.ok, (entry.status, entry.error)
-    assert entry.extra["tfjs_rewrites"] == {"Erfc -> 1 - Erf": 1}
+    assert entry.converter["notes"]["tfjs"]["tfjs_rewrites"] == {"Erfc -> 1 - Erf": 1}
     assert entry.parity.max_abs_diff <= 1e-5 and entry.runtime["name"].startswith("tfjs-node")
