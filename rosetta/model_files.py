@@ -60,6 +60,9 @@ class ModelFile:
 
 
 def _conform(path: Path, name: str, array: np.ndarray, dtype: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    if shape and shape[0] is not None:  # every artifact takes any batch; a file fixed to one cannot be held to that
+        raise SpecError(f"{path}: input {name} has a fixed batch dimension {shape[0]}; export the model with a "
+                        "free (dynamic) first dimension")
     if array.dtype.kind == "f" and np.dtype(dtype).kind == "f":
         array = array.astype(dtype, copy=False)
     elif array.dtype != np.dtype(dtype):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from rosetta import contract
@@ -95,13 +96,14 @@ def _export_user_model(args: argparse.Namespace, out: Path) -> list[Entry]:
 
 
 def _gate_values(items: list[str] | None) -> dict[str, float]:
+    """`NAME=NUMBER` strings -> {name: value}; the names are checked against the gates by rosetta.api."""
     values = {}
     for item in items or []:
-        name, sep, text = item.partition("=")
+        name, _, text = item.partition("=")
         try:
-            values[name] = float(text) if sep and name else float("nan")
+            values[name] = float(text)
         except ValueError:
-            values[name] = float("nan")
-        if values[name] != values[name]:
+            values[name] = math.nan
+        if not name or not math.isfinite(values[name]):
             raise UsageError(f"--gate {item!r}: expected NAME=NUMBER")
     return values

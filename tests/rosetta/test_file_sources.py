@@ -19,7 +19,7 @@ from rosetta.sources import load_source
 RNG = np.random.default_rng(0)
 
 
-def _onnx_model(path: Path) -> Path:
+def _onnx_model(path: Path, batch: int | str = "N") -> Path:
     """inputs a, b [N, 4] -> scores = softmax(4 (a + b) W + c) [N, 3], features = relu(a V) [N, 6]."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -32,9 +32,9 @@ def _onnx_model(path: Path) -> Path:
              helper.make_node("Softmax", ["z"], ["scores"], axis=-1),
              helper.make_node("MatMul", ["a", "V"], ["aV"]), helper.make_node("Relu", ["aV"], ["features"])]
     graph = helper.make_graph(
-        nodes, "two_io", [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 4]) for n in ("a", "b")],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3]),
-         helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 6])], weights)
+        nodes, "two_io", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [batch, 4]) for n in ("a", "b")],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, 3]),
+         helper.make_tensor_value_info("features", TensorProto.FLOAT, [batch, 6])], weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.checker.check_model(model, full_check=True)
@@ -85,7 +85,8 @@ def test_files_load_with_their_own_names_and_runtimes(files):
         {"name": "vector", "datatype": "FP32", "shape": [-1, 8], "kind": "logits"}]
 
 
-@pytest.mark.parametrize("case", ["truncated", "not_savedmodel", "signature", "missing_input", "gate", "kind"])
+@pytest.mark.parametrize("case", ["truncated", "not_savedmodel", "signature", "missing_input", "gate", "gate_value",
+                                  "fixed_batch", "kind"])
 def test_bad_input_exits_2_with_one_line_and_publishes_nothing(files, tmp_path, capsys, case):
     truncated = tmp_path / "truncated.onnx"
     truncated.write_bytes(files["onnx"].read_bytes()[:200])
@@ -99,6 +100,9 @@ def test_bad_input_exits_2_with_one_line_and_publishes_nothing(files, tmp_path, 
                       "no signature 'predict'; signatures: embed, serving_default"),
         "missing_input": (files["onnx"], files["a_only"], [], "the examples lack input(s) b"),
         "gate": (files["onnx"], files["ab"], ["--gate", "f1=0.9"], "unknown gate(s) f1"),
+        "gate_value": (files["onnx"], files["ab"], ["--gate", "atol"], "--gate 'atol': expected NAME=NUMBER"),
+        "fixed_batch": (_onnx_model(tmp_path / "fixed.onnx", batch=1), files["ab"], [],
+                        "input a has a fixed batch dimension 1"),
         "kind": (files["onnx"], files["ab"], ["--output-kind", "scores=boxes"], "unknown kind"),
     }[case]
     out = tmp_path / "artifacts"
