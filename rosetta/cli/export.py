@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                              "of the inferred one: chooses its quantized gate")
     export.add_argument("--gate", nargs="+", default=None, metavar="NAME=VALUE",
                         help="a gate threshold for this run (atol, argmax_agreement, accuracy_drop, label_f1, "
-                             "cosine, sqnr_db)")
+                             "cosine, sqnr_db, fp16_scaled_diff, fp16_argmax_agreement)")
     export.add_argument("--artifacts", type=Path, default=None, help="output directory (default: --out)")
     export.add_argument("--version", type=positive_int, default=None, metavar="N",
                         help="publish as version N (refused if DIR/<model>/N/ exists); default: the next free one")
