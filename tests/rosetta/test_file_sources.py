@@ -85,8 +85,8 @@ def test_files_load_with_their_own_names_and_runtimes(files):
         {"name": "vector", "datatype": "FP32", "shape": [-1, 8], "kind": "logits"}]
 
 
-@pytest.mark.parametrize("case", ["truncated", "not_savedmodel", "signature", "missing_input", "gate", "gate_value",
-                                  "fixed_batch", "kind"])
+@pytest.mark.parametrize("case", ["truncated", "not_savedmodel", "signature", "missing_input", "signature_of_onnx",
+                                  "gate", "gate_value", "fixed_batch", "kind"])
 def test_bad_input_exits_2_with_one_line_and_publishes_nothing(files, tmp_path, capsys, case):
     truncated = tmp_path / "truncated.onnx"
     truncated.write_bytes(files["onnx"].read_bytes()[:200])
@@ -99,6 +99,8 @@ def test_bad_input_exits_2_with_one_line_and_publishes_nothing(files, tmp_path, 
         "signature": (files["saved"], files["x"], ["--signature", "predict"],
                       "no signature 'predict'; signatures: embed, serving_default"),
         "missing_input": (files["onnx"], files["a_only"], [], "the examples lack input(s) b"),
+        "signature_of_onnx": (files["onnx"], files["ab"], ["--signature", "embed"],
+                              "--signature is for a SavedModel directory"),
         "gate": (files["onnx"], files["ab"], ["--gate", "f1=0.9"], "unknown gate(s) f1"),
         "gate_value": (files["onnx"], files["ab"], ["--gate", "atol"], "--gate 'atol': expected NAME=NUMBER"),
         "fixed_batch": (_onnx_model(tmp_path / "fixed.onnx", batch=1), files["ab"], [],
