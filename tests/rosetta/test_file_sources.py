@@ -145,3 +145,29 @@ def test_savedmodel_signature_through_the_api(files, tmp_path):
     assert cells["savedmodel"].signature["inputs"][0]["name"] == "x"
     assert [t.kind for t in cells["tflite-int8"].spec.outputs] == ["embedding"]
     assert set(cells["tflite-int8"].parity.gate) == {"cosine[vector]", "sqnr_db[vector]"}
+
+
+@pytest.mark.slow
+def test_an_nchw_conv_net_keeps_its_layout(tmp_path):
+    """image [N, 3, 8, 8] (NCHW, as torch exports) -> Conv 3x3 -> Relu -> Flatten -> Gemm -> Softmax."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = [numpy_helper.from_array(RNG.normal(size=s).astype(np.float32) * 0.5, n)
+               for n, s in (("K", (4, 3, 3, 3)), ("kb", (4,)), ("G", (4 * 6 * 6, 5)), ("gb", (5,)))]
+    nodes = [helper.make_node("Conv", ["image", "K", "kb"], ["c"]), helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Flatten", ["r"], ["f"]), helper.make_node("Gemm", ["f", "G", "gb"], ["g"]),
+             helper.make_node("Softmax", ["g"], ["scores"], axis=-1)]
+    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("image", TensorProto.FLOAT,
+                                                                            ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 5])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    path = tmp_path / "ConvNet.onnx"
+    onnx.save(model, str(path))
+    images = RNG.normal(size=(100, 3, 8, 8)).astype(np.float32)
+    entries = rosetta.export(path, images, artifacts=tmp_path / "out", formats=["savedmodel", "tflite-fp32"])
+    assert all(e.ok for e in entries), [(e.format, e.error, e.parity and e.parity.failures) for e in entries]
+    for e in entries:
+        assert e.model_name == "convnet" and e.spec.inputs[0].layout == "NCHW"
+        assert e.signature["inputs"][0]["shape"] == [None, 3, 8, 8]  # not transposed to NHWC by onnx2tf
