@@ -50,6 +50,10 @@ class ModelFile:
         if missing:
             raise SpecError(f"{self.path}: the examples lack input(s) {', '.join(missing)}; the model's inputs: "
                             f"{', '.join(self.declared)} (examples have {', '.join(sorted(examples)) or 'none'})")
+        extra = [n for n in examples if n not in self.declared]
+        if extra:
+            raise SpecError(f"{self.path}: the model has no input(s) {', '.join(extra)}; its inputs: "
+                            f"{', '.join(self.declared)}")
         arrays, inputs = {}, []
         for n, (dtype, shape) in self.declared.items():
             arrays[n] = _conform(self.path, n, np.asarray(examples[n]), dtype, shape)

@@ -63,9 +63,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     np.savez(root / "ab.npz", a=RNG.normal(size=(120, 4)).astype(np.float32),
              b=RNG.normal(size=(120, 4)).astype(np.float32))
     np.savez(root / "a_only.npz", a=RNG.normal(size=(20, 4)).astype(np.float32))
+    np.savez(root / "abc.npz", **{k: RNG.normal(size=(20, 4)).astype(np.float32) for k in "abc"})
     np.save(root / "x.npy", RNG.normal(size=(120, 5)))  # float64: cast to the signature's float32
     return {"onnx": onnx_path, "saved": saved, "ab": root / "ab.npz", "a_only": root / "a_only.npz",
-            "x": root / "x.npy", "root": root}
+            "abc": root / "abc.npz", "x": root / "x.npy", "root": root}
 
 
 def _error_line(capsys: pytest.CaptureFixture) -> str:
@@ -85,7 +86,8 @@ def test_files_load_with_their_own_names_and_runtimes(files):
         {"name": "vector", "datatype": "FP32", "shape": [-1, 8], "kind": "logits"}]
 
 
-@pytest.mark.parametrize("case", ["truncated", "not_savedmodel", "signature", "missing_input", "signature_of_onnx",
+@pytest.mark.parametrize("case", ["truncated", "not_savedmodel", "signature", "missing_input", "extra_input",
+                                  "signature_of_onnx",
                                   "gate", "gate_value", "fixed_batch", "kind"])
 def test_bad_input_exits_2_with_one_line_and_publishes_nothing(files, tmp_path, capsys, case):
     truncated = tmp_path / "truncated.onnx"
@@ -99,6 +101,7 @@ def test_bad_input_exits_2_with_one_line_and_publishes_nothing(files, tmp_path, 
         "signature": (files["saved"], files["x"], ["--signature", "predict"],
                       "no signature 'predict'; signatures: embed, serving_default"),
         "missing_input": (files["onnx"], files["a_only"], [], "the examples lack input(s) b"),
+        "extra_input": (files["onnx"], files["abc"], [], "the model has no input(s) c; its inputs: a, b"),
         "signature_of_onnx": (files["onnx"], files["ab"], ["--signature", "embed"],
                               "--signature is for a SavedModel directory"),
         "gate": (files["onnx"], files["ab"], ["--gate", "f1=0.9"], "unknown gate(s) f1"),
