@@ -5,14 +5,12 @@ kind's own metric) and recorded in the manifest; which of those numbers gate the
 the output's kind (see `Thresholds`):
 
 - float cells: max |diff| <= atol over every output, and 100% argmax agreement on classifier outputs.
-- integer-quantized cells (int8, int16x8: they cannot meet a float tolerance), per output kind:
+- float16 cells (a format name with "fp16"): per output, max |diff| relative to the source output's largest
+  magnitude, and argmax agreement on classifier outputs.
+- quantized cells (a format name with "int8" or "int16": they cannot meet a float tolerance), per output kind:
   probabilities / logits: argmax agreement, and the accuracy drop when labels are given;
   multilabel: F1 of the labels thresholded at 0.5 against the source's;
   embedding / regression: cosine similarity and SQNR.
-- float16 cells (`onnx-fp16`, `tflite-fp16`): per output, max |diff| <= 1e-2 x the source output's largest
-  magnitude (float16 keeps 11 significant bits: one rounding is 4.9e-4 relative, compounding over the layers and
-  reductions, so an absolute float32 tolerance cannot apply across output scales), and >= 99.9% argmax agreement
-  (a near-tie between two classes may flip under float16 rounding).
 """
 from __future__ import annotations
 
@@ -26,7 +24,7 @@ from rosetta.core.manifest import Parity
 from rosetta.core.spec import ModelSpec, TensorSpec
 
 QUANTIZED_MARKERS = ("int8", "int16")  # a format whose name carries one is held to the quantized gates
-FP16_MARKER = "fp16"  # float16 formats: a relative gate
+HALF_MARKER = "fp16"  # ... and this one to the float16 gates
 
 
 @dataclass(frozen=True)
@@ -45,8 +43,9 @@ class Thresholds:
     # 0.1 int8 regressors were held to before), cosine 0.99 is an angle of 8 degrees per row.
     cosine: float = 0.99
     sqnr_db: float = 20.0
-    # float16 cells: max |diff| relative to the output's largest magnitude, and argmax agreement (see the top).
-    fp16_scaled_diff: float = 1e-2
+    # float16 cells: 11 significant bits, one rounding is 4.9e-4 relative and it compounds over the layers and the
+    # reductions, so an absolute float32 tolerance cannot apply across output scales; a near-tie may flip.
+    fp16_scaled_diff: float = 1e-2  # max |diff| / max |source| per output
     fp16_argmax_agreement: float = 0.999
 
     def override(self, values: Mapping[str, float]) -> Thresholds:
@@ -60,14 +59,16 @@ class Thresholds:
 
 DEFAULT = Thresholds()
 FLOAT_MAX_ABS_DIFF = DEFAULT.atol
+INT8_MIN_ARGMAX_AGREEMENT, INT8_MAX_ACCURACY_DROP = DEFAULT.argmax_agreement, DEFAULT.accuracy_drop
+FP16_MAX_SCALED_DIFF, FP16_MIN_ARGMAX_AGREEMENT = DEFAULT.fp16_scaled_diff, DEFAULT.fp16_argmax_agreement
 
 
 def is_quantized(fmt: str) -> bool:
     return any(marker in fmt for marker in QUANTIZED_MARKERS)
 
 
-def is_fp16(fmt: str) -> bool:
-    return FP16_MARKER in fmt
+def is_half(fmt: str) -> bool:
+    return HALF_MARKER in fmt and not is_quantized(fmt)
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,8 @@ def _cosine(got: np.ndarray, want: np.ndarray) -> float:
 
 
 def metrics(t: TensorSpec, got: np.ndarray, want: np.ndarray) -> dict[str, float | str]:
-    """One output's numbers: max |diff|, SQNR (dB), cosine, NRMSE and its kind's metric."""
+    """One output's numbers: max |diff| (also relative to the source's largest magnitude), SQNR (dB), cosine,
+    NRMSE and its kind's metric."""
     if got.shape != want.shape:
         raise ValueError(f"output {t.name}: runtime returned shape {list(got.shape)}, the source "
                          f"{list(want.shape)} (a changed layout or a dropped dimension)")
@@ -124,15 +126,15 @@ def metrics(t: TensorSpec, got: np.ndarray, want: np.ndarray) -> dict[str, float
     diff = got64 - want64
     noise, signal = float((diff ** 2).mean()) if diff.size else 0.0, float((want64 ** 2).mean()) if diff.size else 0.0
     spread = float(want64.std()) or 1.0
-    scale = float(np.abs(want64).max()) if want64.size else 0.0
+    max_abs_diff = float(np.abs(diff).max()) if diff.size else 0.0
     out: dict[str, float | str] = {
         "kind": t.kind or "regression",
-        "max_abs_diff": float(np.abs(diff).max()) if diff.size else 0.0,
+        "max_abs_diff": max_abs_diff,
+        "scaled_max_diff": max_abs_diff / ((float(np.abs(want64).max()) if diff.size else 0.0) or 1.0),
         # capped at 200 dB so that an exact match stays a finite JSON number
         "sqnr_db": 200.0 if noise == 0 else float(min(200.0, 10 * np.log10(max(signal, 1e-300) / noise))),
         "cosine": _cosine(got64, want64),
-        "nrmse": float(np.sqrt(noise) / spread),
-        "scaled_max_diff": float(np.abs(diff).max()) / (scale or 1.0) if diff.size else 0.0}
+        "nrmse": float(np.sqrt(noise) / spread)}
     if t.is_classifier:
         out["argmax_agreement"] = _agreement(got64, want64)
     elif t.kind == "multilabel":
@@ -167,9 +169,9 @@ def parity(fmt: str, outputs: Mapping[str, np.ndarray], source: Mapping[str, np.
             elif not t.is_classifier:  # embedding, regression, or no kind
                 checks += [Check(f"cosine[{t.name}]", m["cosine"], limits.cosine, True),
                            Check(f"sqnr_db[{t.name}]", m["sqnr_db"], limits.sqnr_db, True)]
-    elif is_fp16(fmt):
-        checks += [Check(f"scaled_max_diff[{t.name}]", per_output[t.name]["scaled_max_diff"], limits.fp16_scaled_diff,
-                         False) for t in spec.outputs]
+    elif is_half(fmt):
+        checks += [Check(f"scaled_max_diff[{t.name}]", per_output[t.name]["scaled_max_diff"],
+                         limits.fp16_scaled_diff, False) for t in spec.outputs]
         if agreement is not None:
             checks.append(Check("argmax_agreement", agreement, limits.fp16_argmax_agreement, True))
     else:

@@ -50,6 +50,10 @@ class ModelFile:
         if missing:
             raise SpecError(f"{self.path}: the examples lack input(s) {', '.join(missing)}; the model's inputs: "
                             f"{', '.join(self.declared)} (examples have {', '.join(sorted(examples)) or 'none'})")
+        extra = [n for n in examples if n not in self.declared]
+        if extra:
+            raise SpecError(f"{self.path}: the model has no input(s) {', '.join(extra)}; its inputs: "
+                            f"{', '.join(self.declared)}")
         arrays, inputs = {}, []
         for n, (dtype, shape) in self.declared.items():
             arrays[n] = _conform(self.path, n, np.asarray(examples[n]), dtype, shape)
@@ -60,6 +64,9 @@ class ModelFile:
 
 
 def _conform(path: Path, name: str, array: np.ndarray, dtype: str, shape: tuple[int | None, ...]) -> np.ndarray:
+    if shape and shape[0] is not None:  # every artifact takes any batch; a file fixed to one cannot be held to that
+        raise SpecError(f"{path}: input {name} has a fixed batch dimension {shape[0]}; export the model with a "
+                        "free (dynamic) first dimension")
     if array.dtype.kind == "f" and np.dtype(dtype).kind == "f":
         array = array.astype(dtype, copy=False)
     elif array.dtype != np.dtype(dtype):

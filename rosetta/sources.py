@@ -65,14 +65,14 @@ def load_source(text: str, signature: str | None = None) -> Source:
     """`model.keras`, `program.pt2`, `model.onnx`, a SavedModel directory (its `signature`, default
     serving_default) or `package.module:factory`."""
     path = Path(text)
+    if signature is not None and not path.is_dir():
+        raise SourceError(f"{text}: --signature is for a SavedModel directory")
     try:
         model_file = load_model_file(path, signature)
     except ModelFileError as exc:
         raise SourceError(str(exc)) from None
     if model_file is not None:
         return Source(model_file.lane, model_file, str(path))
-    if signature is not None:
-        raise SourceError(f"{text}: --signature is for a SavedModel directory")
     if path.suffix == ".keras":
         if not path.is_file():
             raise SourceError(f"{text}: no such file")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from rosetta import contract
@@ -36,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                              "of the inferred one: chooses its quantized gate")
     export.add_argument("--gate", nargs="+", default=None, metavar="NAME=VALUE",
                         help="a gate threshold for this run (atol, argmax_agreement, accuracy_drop, label_f1, "
-                             "cosine, sqnr_db)")
+                             "cosine, sqnr_db, fp16_scaled_diff, fp16_argmax_agreement)")
     export.add_argument("--dynamic", action="append", type=dynamic_axis, default=[], metavar="INPUT:AXIS[=MIN:MAX]",
                         help="a non-batch axis of any size (sequence length, image H/W), optionally bounded; "
                              "repeatable. A .pt2's Dims and a Keras model's None dimensions are read from the model")
@@ -121,13 +122,14 @@ def _export_user_model(args: argparse.Namespace, out: Path) -> list[Entry]:
 
 
 def _gate_values(items: list[str] | None) -> dict[str, float]:
+    """`NAME=NUMBER` strings -> {name: value}; the names are checked against the gates by rosetta.api."""
     values = {}
     for item in items or []:
-        name, sep, text = item.partition("=")
+        name, _, text = item.partition("=")
         try:
-            values[name] = float(text) if sep and name else float("nan")
+            values[name] = float(text)
         except ValueError:
-            values[name] = float("nan")
-        if values[name] != values[name]:
+            values[name] = math.nan
+        if not name or not math.isfinite(values[name]):
             raise UsageError(f"--gate {item!r}: expected NAME=NUMBER")
     return values

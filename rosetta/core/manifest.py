@@ -56,7 +56,8 @@ class Parity:
     argmax_agreement: float | None = None  # classifier outputs only
     accuracy: float | None = None  # with labels only
     source_accuracy: float | None = None
-    outputs: dict[str, dict[str, float]] = field(default_factory=dict)  # per output: max_abs_diff, nrmse, ...
+    outputs: dict[str, dict[str, float | str]] = field(default_factory=dict)  # per output: kind, max_abs_diff,
+    # sqnr_db, cosine, nrmse and the kind's metric (argmax_agreement, label_f1); see rosetta.exporters.gates
     gate: dict[str, dict[str, float]] = field(default_factory=dict)  # per check: value, limit
     failures: list[str] = field(default_factory=list)  # each failed check, with its value and limit
     split: str = ""  # how validation and calibration rows were chosen

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from rosetta.core.spec import ModelSpec, TensorSpec
-from rosetta.exporters.gates import DEFAULT, Thresholds, is_quantized, parity
+from rosetta.exporters.gates import DEFAULT, Thresholds, is_half, is_quantized, parity
 
 SPEC = ModelSpec("m", (TensorSpec("x", "FP32", (-1, 4)),), (TensorSpec("p", "FP32", (-1, 10), kind="probabilities"),))
 TWO = ModelSpec("m2", (TensorSpec("x", "FP32", (-1, 4)),),
@@ -73,7 +73,8 @@ def test_every_cell_records_every_metric_of_every_output(case):
     source, _ = case
     result = parity("onnx", {"p": source + 1e-6}, {"p": source}, SPEC)
     metrics = result.outputs["p"]
-    assert set(metrics) == {"kind", "max_abs_diff", "sqnr_db", "cosine", "nrmse", "scaled_max_diff", "argmax_agreement"}
+    assert set(metrics) == {"kind", "max_abs_diff", "scaled_max_diff", "sqnr_db", "cosine", "nrmse",
+                            "argmax_agreement"}
     assert metrics["kind"] == "probabilities" and metrics["cosine"] > 0.999999 and metrics["sqnr_db"] > 80
     exact = parity("onnx", {"p": source}, {"p": source}, SPEC).outputs["p"]
     assert exact["sqnr_db"] == 200.0 and exact["cosine"] == 1.0  # capped: a finite JSON number
@@ -106,5 +107,15 @@ def test_thresholds_override_checks_names_and_quantized_formats_are_recognised()
     assert DEFAULT.override({"label_f1": 0.9}) == Thresholds(label_f1=0.9)
     with pytest.raises(ValueError, match="unknown gate.*valid: atol, argmax_agreement"):
         DEFAULT.override({"f1": 0.9})
-    assert [f for f in ("onnx", "tflite-fp32", "tflite-int8", "tflite-int16x8", "onnx-fp16", "onnx-int8")
-            if is_quantized(f)] == ["tflite-int8", "tflite-int16x8", "onnx-fp16", "onnx-int8"]
+    formats = ("onnx", "tflite-fp32", "tflite-int8", "tflite-int16x8", "onnx-fp16", "onnx-int8", "tflite-fp16")
+    assert [f for f in formats if is_quantized(f)] == ["tflite-int8", "tflite-int16x8", "onnx-int8"]
+    assert [f for f in formats if is_half(f)] == ["onnx-fp16", "tflite-fp16"]
+
+
+def test_fp16_gate_is_relative_to_each_outputs_scale(case):
+    source, _ = case
+    big = np.random.default_rng(5).normal(size=(1000, 3)).astype(np.float32) * 1000
+    spec = ModelSpec("m", SPEC.inputs, (*SPEC.outputs, TensorSpec("v", "FP32", (-1, 3))))
+    result = parity("onnx-fp16", {"p": source + 1e-3, "v": big + 0.5}, {"p": source, "v": big}, spec)
+    assert result.passed and set(result.gate) == {"scaled_max_diff[p]", "scaled_max_diff[v]", "argmax_agreement"}
+    assert not parity("onnx-fp16", {"p": source + 0.05, "v": big}, {"p": source, "v": big}, spec).passed

@@ -1,6 +1,7 @@
 """A JAX model's variables may be any pytree (a NamedTuple, a list, a registered class such as an Equinox
-module): every JAX route takes it, jax2tf included, which holds the array leaves as tf.Variables and rebuilds the
-tree inside the function."""
+module). jax2onnx and the source itself close over the variables, whatever they are; jax2tf (`savedmodel-xla`)
+holds them as tf.Variables, so it gets the array leaves as a flat list and rebuilds the tree inside the function
+(it failed with "Unsupported object type" on a registered class before)."""
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -58,8 +59,8 @@ def test_split_rebuilds_the_tree_from_its_array_leaves():
 
 
 @pytest.mark.slow
-def test_registered_pytree_params_in_every_jax_route(tmp_path):
+def test_registered_pytree_params_through_jax2tf(tmp_path):
     examples = np.random.default_rng(1).normal(size=(80, 6)).astype(np.float32)
     entries = rosetta.export(_model(), examples, artifacts=tmp_path, name="pytree",
-                             formats=["savedmodel-xla", "onnx"])  # savedmodel, TFLite, TF.js: from the onnx node
+                             formats=["savedmodel-xla"])
     assert all(e.ok for e in entries), [(e.format, e.status, e.error) for e in entries]

@@ -19,7 +19,7 @@ from rosetta.sources import load_source
 RNG = np.random.default_rng(0)
 
 
-def _onnx_model(path: Path) -> Path:
+def _onnx_model(path: Path, batch: int | str = "N") -> Path:
     """inputs a, b [N, 4] -> scores = softmax(4 (a + b) W + c) [N, 3], features = relu(a V) [N, 6]."""
     import onnx
     from onnx import TensorProto, helper, numpy_helper
@@ -32,9 +32,9 @@ def _onnx_model(path: Path) -> Path:
              helper.make_node("Softmax", ["z"], ["scores"], axis=-1),
              helper.make_node("MatMul", ["a", "V"], ["aV"]), helper.make_node("Relu", ["aV"], ["features"])]
     graph = helper.make_graph(
-        nodes, "two_io", [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["N", 4]) for n in ("a", "b")],
-        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 3]),
-         helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 6])], weights)
+        nodes, "two_io", [helper.make_tensor_value_info(n, TensorProto.FLOAT, [batch, 4]) for n in ("a", "b")],
+        [helper.make_tensor_value_info("scores", TensorProto.FLOAT, [batch, 3]),
+         helper.make_tensor_value_info("features", TensorProto.FLOAT, [batch, 6])], weights)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8
     onnx.checker.check_model(model, full_check=True)
@@ -63,9 +63,10 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     np.savez(root / "ab.npz", a=RNG.normal(size=(120, 4)).astype(np.float32),
              b=RNG.normal(size=(120, 4)).astype(np.float32))
     np.savez(root / "a_only.npz", a=RNG.normal(size=(20, 4)).astype(np.float32))
+    np.savez(root / "abc.npz", **{k: RNG.normal(size=(20, 4)).astype(np.float32) for k in "abc"})
     np.save(root / "x.npy", RNG.normal(size=(120, 5)))  # float64: cast to the signature's float32
     return {"onnx": onnx_path, "saved": saved, "ab": root / "ab.npz", "a_only": root / "a_only.npz",
-            "x": root / "x.npy", "root": root}
+            "abc": root / "abc.npz", "x": root / "x.npy", "root": root}
 
 
 def _error_line(capsys: pytest.CaptureFixture) -> str:
@@ -85,7 +86,9 @@ def test_files_load_with_their_own_names_and_runtimes(files):
         {"name": "vector", "datatype": "FP32", "shape": [-1, 8], "kind": "logits"}]
 
 
-@pytest.mark.parametrize("case", ["truncated", "not_savedmodel", "signature", "missing_input", "gate", "kind"])
+@pytest.mark.parametrize("case", ["truncated", "not_savedmodel", "signature", "missing_input", "extra_input",
+                                  "signature_of_onnx",
+                                  "gate", "gate_value", "fixed_batch", "kind"])
 def test_bad_input_exits_2_with_one_line_and_publishes_nothing(files, tmp_path, capsys, case):
     truncated = tmp_path / "truncated.onnx"
     truncated.write_bytes(files["onnx"].read_bytes()[:200])
@@ -98,7 +101,13 @@ def test_bad_input_exits_2_with_one_line_and_publishes_nothing(files, tmp_path, 
         "signature": (files["saved"], files["x"], ["--signature", "predict"],
                       "no signature 'predict'; signatures: embed, serving_default"),
         "missing_input": (files["onnx"], files["a_only"], [], "the examples lack input(s) b"),
+        "extra_input": (files["onnx"], files["abc"], [], "the model has no input(s) c; its inputs: a, b"),
+        "signature_of_onnx": (files["onnx"], files["ab"], ["--signature", "embed"],
+                              "--signature is for a SavedModel directory"),
         "gate": (files["onnx"], files["ab"], ["--gate", "f1=0.9"], "unknown gate(s) f1"),
+        "gate_value": (files["onnx"], files["ab"], ["--gate", "atol"], "--gate 'atol': expected NAME=NUMBER"),
+        "fixed_batch": (_onnx_model(tmp_path / "fixed.onnx", batch=1), files["ab"], [],
+                        "input a has a fixed batch dimension 1"),
         "kind": (files["onnx"], files["ab"], ["--output-kind", "scores=boxes"], "unknown kind"),
     }[case]
     out = tmp_path / "artifacts"
@@ -139,3 +148,29 @@ def test_savedmodel_signature_through_the_api(files, tmp_path):
     assert cells["savedmodel"].signature["inputs"][0]["name"] == "x"
     assert [t.kind for t in cells["tflite-int8"].spec.outputs] == ["embedding"]
     assert set(cells["tflite-int8"].parity.gate) == {"cosine[vector]", "sqnr_db[vector]"}
+
+
+@pytest.mark.slow
+def test_an_nchw_conv_net_keeps_its_layout(tmp_path):
+    """image [N, 3, 8, 8] (NCHW, as torch exports) -> Conv 3x3 -> Relu -> Flatten -> Gemm -> Softmax."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = [numpy_helper.from_array(RNG.normal(size=s).astype(np.float32) * 0.5, n)
+               for n, s in (("K", (4, 3, 3, 3)), ("kb", (4,)), ("G", (4 * 6 * 6, 5)), ("gb", (5,)))]
+    nodes = [helper.make_node("Conv", ["image", "K", "kb"], ["c"]), helper.make_node("Relu", ["c"], ["r"]),
+             helper.make_node("Flatten", ["r"], ["f"]), helper.make_node("Gemm", ["f", "G", "gb"], ["g"]),
+             helper.make_node("Softmax", ["g"], ["scores"], axis=-1)]
+    graph = helper.make_graph(nodes, "conv", [helper.make_tensor_value_info("image", TensorProto.FLOAT,
+                                                                            ["N", 3, 8, 8])],
+                              [helper.make_tensor_value_info("scores", TensorProto.FLOAT, ["N", 5])], weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    path = tmp_path / "ConvNet.onnx"
+    onnx.save(model, str(path))
+    images = RNG.normal(size=(100, 3, 8, 8)).astype(np.float32)
+    entries = rosetta.export(path, images, artifacts=tmp_path / "out", formats=["savedmodel", "tflite-fp32"])
+    assert all(e.ok for e in entries), [(e.format, e.error, e.parity and e.parity.failures) for e in entries]
+    for e in entries:
+        assert e.model_name == "convnet" and e.spec.inputs[0].layout == "NCHW"
+        assert e.signature["inputs"][0]["shape"] == [None, 3, 8, 8]  # not transposed to NHWC by onnx2tf
