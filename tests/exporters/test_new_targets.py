@@ -80,7 +80,7 @@ def test_the_onnx_server_serves_a_variant_under_the_model_name(exported, torch_m
     from kserve.model_repository import ModelRepository
 
     from rosetta.serving.runtime.model_table import ModelTable
-    from rosetta.serving.server.config import ServeConfig, add_serve_arguments, config_from_args
+    from rosetta.serving.server.config import add_serve_arguments, config_from_args
 
     root, entries = exported
     parser = argparse.ArgumentParser()
