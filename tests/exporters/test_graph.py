@@ -7,12 +7,12 @@ from rosetta import contract
 from rosetta.exporters.graph import EDGES, NODES, describe, plan
 
 
-def test_matrix_has_29_cells_with_the_documented_routes():
+def test_matrix_has_51_cells_with_the_documented_routes():
     routes = {(lane, fmt): describe(path) for lane in contract.LANES for fmt, path in plan(lane).items()}
-    assert len(routes) == 29
+    assert len(routes) == 51
     assert set(plan("torch")) == set(contract.FORMATS) - {"savedmodel-xla"}
-    assert set(plan("keras")) == set(contract.FORMATS) - {"torchscript", "pt2", "savedmodel-xla"}
-    assert set(plan("jax")) == set(contract.FORMATS) - {"torchscript", "pt2"}
+    assert set(plan("keras")) == set(contract.FORMATS) - {"torchscript", "pt2", "executorch", "savedmodel-xla"}
+    assert set(plan("jax")) == set(contract.FORMATS) - {"torchscript", "pt2", "executorch"}
     assert routes["keras", "onnx"] == "keras -> savedmodel -> onnx"
     assert routes["torch", "tflite-int8"] == "torch -> onnx -> savedmodel -> tflite-int8"
     # jax2tf's XlaCallModule SavedModel is its own format; TF Serving, TFLite and TF.js get plain TF ops the
@@ -23,9 +23,9 @@ def test_matrix_has_29_cells_with_the_documented_routes():
     # Keras on JAX and PyTorch: the keras lane's routes after its SavedModel (the .keras file re-loaded on the
     # TensorFlow backend), plus Keras' own torch.export on the torch backend.
     for lane in ("keras-jax", "keras-torch"):
-        assert {f: r for (l, f), r in routes.items() if l == lane and f != "pt2"} == \
+        assert {f: r for (l, f), r in routes.items() if l == lane and f not in ("pt2", "executorch")} == \
             {f: r.replace("keras", lane) for (l, f), r in routes.items() if l == "keras"}
-    assert set(plan("keras-torch")) == set(plan("keras")) | {"pt2"}
+    assert set(plan("keras-torch")) == set(plan("keras")) | {"pt2", "executorch"}
     assert routes["keras-torch", "pt2"] == "keras-torch -> pt2"
 
 

@@ -1,12 +1,15 @@
 """tflite-fp16, onnx-fp16, onnx-int8, OpenVINO IR and ExecuTorch: reached from the right lanes, each artifact run in
 its own runtime against the source, a corrupt artifact refused with one clear line, an unreachable form skipped
 with its reason, and onnx-int8's float nodes chosen by measurement."""
+import argparse
+
 import numpy as np
 import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from rosetta import contract
+from rosetta.core import manifest
 from rosetta.core.examples import split_examples
 from rosetta.core.spec import ModelSpec, TensorSpec
 from rosetta.exporters import gates
@@ -39,9 +42,17 @@ def torch_model():
     return source, spec, split_examples(examples, None)
 
 
-def test_every_new_format_runs_in_its_runtime_and_passes_its_gate(torch_model, tmp_path):
+@pytest.fixture(scope="module")
+def exported(torch_model, tmp_path_factory):
     source, spec, examples = torch_model
-    entries = {e.format: e for e in export_model(source, spec, list(NEW), tmp_path, examples, log=lambda e: None)}
+    root = tmp_path_factory.mktemp("new-targets")
+    entries = export_model(source, spec, list(NEW), root, examples, log=lambda e: None)
+    manifest.write(root, entries)
+    return root, {e.format: e for e in entries}
+
+
+def test_every_new_format_runs_in_its_runtime_and_passes_its_gate(exported):
+    _, entries = exported
     assert {f: e.status for f, e in entries.items()} == dict.fromkeys(NEW, "ok"), \
         {f: e.why() for f, e in entries.items()}
     assert {f: e.runtime["name"] for f, e in entries.items()} == {
@@ -60,6 +71,33 @@ def test_every_new_format_runs_in_its_runtime_and_passes_its_gate(torch_model, t
     assert et["delegated_ops"] > 0 and et["delegate_calls"] >= 1 and "portable_ops" in et
     assert 1 <= entries["executorch"].signature["planned_batch"] <= 256
     assert entries["onnx-int8"].signature["inputs"][0]["dtype"] == "float32"  # QDQ: float in, float out
+
+
+@pytest.mark.parametrize("variant", ["onnx-fp16", "onnx-int8"])
+def test_the_onnx_server_serves_a_variant_under_the_model_name(exported, torch_model, tmp_path, variant):
+    import asyncio
+
+    from kserve.model_repository import ModelRepository
+
+    from rosetta.serving.runtime.model_table import ModelTable
+    from rosetta.serving.server.config import add_serve_arguments, config_from_args
+
+    root, entries = exported
+    parser = argparse.ArgumentParser()
+    add_serve_arguments(parser)
+    config = config_from_args(parser.parse_args(["--artifacts", str(root), "--onnx-variant", variant]))
+    assert config.onnx_variant == variant
+    served = manifest.served(root, config.onnx_variant)
+    assert [(m.name, m.entry.format) for m in served.versions] == [("tiny", variant)]
+    table = ModelTable(ModelRepository(), config, tmp_path / "repo")
+    loaded, errors = table.load(table.pending(served))
+    assert errors == {} and table.apply(served, loaded)[0]
+    rows = torch_model[2].validation
+    got = asyncio.run(table.models()["tiny"].loaded()[1].infer({k: v[:8] for k, v in rows.items()}))
+    want = RUNTIMES[variant].run(entries[variant].artifact(root), entries[variant].spec,
+                                 {k: v[:8] for k, v in rows.items()})
+    (name,) = entries[variant].spec.output_names
+    np.testing.assert_allclose(got[name], want[name], rtol=0, atol=1e-6)  # what the export validated
 
 
 def _garbage(directory, files: dict[str, bytes]):
