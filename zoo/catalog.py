@@ -8,7 +8,6 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -21,7 +20,7 @@ EXAMPLES = 320  # rows per model: 256 validate every cell, 64 calibrate int8 (a 
 @dataclass(frozen=True)
 class ZooModel:
     name: str  # the exported model's --name
-    lane: str  # "keras" | "torch" | "jax"
+    lane: str  # "keras" | "torch" | "jax"; for a shipped model file its format ("onnx" | "savedmodel")
     source: str  # package.module:factory
     make_inputs: Callable[[int], dict[str, np.ndarray]]  # batch size -> named inputs, in the model's input order
     output_shapes: tuple[tuple[int, ...], ...]  # per output, in output order, without the batch dimension
@@ -48,8 +47,6 @@ class ZooModel:
 
     @property
     def framework(self) -> str:
-        if self.shipped_file:
-            return "savedmodel" if Path(self.shipped_file[1]).suffix == "" else Path(self.shipped_file[1]).suffix[1:]
         return self.lane
 
     def resolved_source(self) -> str:
@@ -113,6 +110,16 @@ def _faces_nhwc(size: int, seed: int) -> Callable[[int], dict[str, np.ndarray]]:
     return lambda n: {"input": realistic.mtcnn_normalize(realistic.face_crops(n, size, seed))}
 
 
+MUSIC_RATE, MUSIC_SAMPLES = 22050, 43844  # basic-pitch: 2 s windows at 22.05 kHz less one 256-sample hop
+MUSIC_INPUTS = ("2 s at 22.05 kHz of Karplus-Strong plucked-string melodies (random key, major/minor, tempo "
+                "80-180 bpm, notes ringing over each other)")
+DNSMOS_SECONDS = 9.01  # the P.835 model's fixed 144160-sample input
+
+
+def _music(n: int, seed: int) -> np.ndarray:
+    return realistic.melody(n, MUSIC_SAMPLES, MUSIC_RATE, seed)[..., None]
+
+
 PRETRAINED: tuple[ZooModel, ...] = (
     ZooModel("pretrained-facenet-pnet", "torch", "rosetta.zoo.pretrained:facenet_pnet", _faces_nchw(12, 101),
              ((4, 1, 1), (2, 1, 1)), {"x": "NCHW"}, classifier_outputs=(),
@@ -150,6 +157,35 @@ PRETRAINED: tuple[ZooModel, ...] = (
              description="mtcnn (ipazc) ONet as a Keras subclassed model, assets/weights/onet.lz4",
              package="mtcnn", output_kinds=("regression", "regression", "probabilities"),
              inputs_made=f"48x48 {FACE_INPUTS}"),
+    # Model files shipped in wheels: exported through `rosetta export --model FILE` (file sources).
+    ZooModel("pretrained-basic-pitch-onnx", "onnx", "", lambda n: {"serving_default_input_2:0": _music(n, 108)},
+             ((172, 264), (172, 88), (172, 88)), {}, classifier_outputs=(),
+             description="Spotify basic-pitch note/onset/contour net (CQT front end, conv), nmp.onnx",
+             package="basic-pitch", output_kinds=("multilabel", "multilabel", "multilabel"),
+             inputs_made=MUSIC_INPUTS, examples=64,
+             shipped_file=("basic_pitch", "saved_models/icassp_2022/nmp.onnx")),
+    ZooModel("pretrained-basic-pitch-savedmodel", "savedmodel", "", lambda n: {"input_2": _music(n, 109)},
+             ((172, 264), (172, 88), (172, 88)), {}, classifier_outputs=(),
+             description="the same basic-pitch net as its shipped TensorFlow SavedModel, saved_models/icassp_2022/nmp",
+             package="basic-pitch", output_kinds=("multilabel", "multilabel", "multilabel"),
+             inputs_made=MUSIC_INPUTS, examples=64,
+             shipped_file=("basic_pitch", "saved_models/icassp_2022/nmp")),
+    ZooModel("pretrained-dnsmos-onnx", "onnx", "",
+             lambda n: {"input_1": realistic.speech_clips(n, DNSMOS_SECONDS, 16000, seed=110)},
+             ((3,),), {}, classifier_outputs=(),
+             description="Microsoft DNSMOS P.835 speech-quality net (SIG, BAK, OVRL scores), "
+                         "speechmos dnsmos_models/sig_bak_ovr.onnx",
+             package="speechmos", output_kinds=("regression",),
+             inputs_made="9.01 s at 16 kHz of synthesized utterances (vowel syllables on a falling intonation "
+                         "contour, fricative bursts, pauses) over noise at 5-40 dB SNR", examples=64,
+             shipped_file=("speechmos", "dnsmos_models/sig_bak_ovr.onnx")),
+    ZooModel("pretrained-magika-onnx", "onnx", "", lambda n: {"bytes": realistic.file_features(n, seed=111)},
+             ((214,),), {}, classifier_outputs=(0,),
+             description="Google magika content-type classifier (214 types), models/standard_v3_3/model.onnx",
+             package="magika", output_kinds=("probabilities",),
+             inputs_made="the first and last 1024 bytes (magika's own feature extractor) of real files of 24 types "
+                         "shipped with Python and the installed packages (.py .json .html .png .so .gz .pem ...)",
+             shipped_file=("magika", "models/standard_v3_3/model.onnx")),
 )
 
 SETS: dict[str, tuple[ZooModel, ...]] = {"architectures": ZOO, "pretrained": PRETRAINED, "all": ZOO + PRETRAINED}
