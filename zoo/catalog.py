@@ -144,6 +144,13 @@ PRETRAINED: tuple[ZooModel, ...] = (
              inputs_made="1024-sample 16 kHz frames of synthesized sung vowels (glottal harmonics through /a e i o u/ "
                          "formant resonators, vibrato, breath noise; f0 65-800 Hz), per-frame standardized as "
                          "torchcrepe.preprocess does"),
+    ZooModel("pretrained-resemblyzer", "torch", "rosetta.zoo.pretrained:resemblyzer_voice_encoder",
+             lambda n: {"mels": realistic.voice_mels(n, seed=112)}, ((256,),), {}, classifier_outputs=(),
+             description="Resemblyzer GE2E speaker encoder (3-layer LSTM 256, linear, ReLU, L2 norm), pretrained.pt",
+             package="resemblyzer", output_kinds=("embedding",),
+             inputs_made="[160, 40] mel power spectrograms (25 ms / 10 ms, Slaney mel as librosa computes it) of "
+                         "1.6 s synthesized utterances at -30 dBFS, as Resemblyzer's preprocess_wav + "
+                         "wav_to_mel_spectrogram make them"),
     ZooModel("pretrained-mtcnn-pnet-keras", "keras", "rosetta.zoo.pretrained:mtcnn_pnet_keras", _faces_nhwc(12, 105),
              ((1, 1, 4), (1, 1, 2)), {"input": "NHWC"}, classifier_outputs=(),
              description="mtcnn (ipazc) PNet as a Keras subclassed model, assets/weights/pnet.lz4",

@@ -128,6 +128,18 @@ def crepe_bin_frequency(bins: Any) -> Any:
     return 10.0 * 2.0 ** ((20.0 * np.asarray(bins, np.float64) + 1997.3794084376191) / 1200.0)
 
 
+# --- Resemblyzer: GE2E speaker encoder (PyTorch LSTM) -------------------------------------------------------------
+# resemblyzer.audio (librosa, webrtcvad) turns a waveform into mels; the encoder only imports it by name.
+RESEMBLYZER_AUDIO = {"resemblyzer.audio": ()}
+
+
+def resemblyzer_voice_encoder() -> Any:
+    """VoiceEncoder: [N,160,40] mel partials (1.6 s) -> [N,256] L2-normalized speaker embedding (3-layer LSTM);
+    its constructor loads resemblyzer/pretrained.pt."""
+    module = published_module("resemblyzer.voice_encoder", RESEMBLYZER_AUDIO)
+    return module.VoiceEncoder(device="cpu", verbose=False).eval()
+
+
 # --- mtcnn: the same MTCNN design as Keras subclassed models (TensorFlow backend) -------------------------------
 def _mtcnn(stage: str, net: str, weights: str) -> Any:
     """As mtcnn.stages.Stage<X>Net.__init__ does: build the network, then set the lz4/joblib weights it ships."""

@@ -240,3 +240,47 @@ def file_features(n: int, seed: int) -> np.ndarray:
                 config["block_size"], config["use_inputs_at_offsets"])
         rows.append(features.beg[:config["beg_size"]] + features.end[-config["end_size"]:])
     return np.array(rows, np.int32)
+
+
+def _slaney_mel(hz: np.ndarray) -> np.ndarray:
+    """Hz -> mel on the Slaney scale (librosa's default, htk=False): linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, np.float64)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, hz / (200.0 / 3))
+
+
+def _slaney_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, np.float64)
+    return np.where(mel >= 15.0, 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0)), mel * (200.0 / 3))
+
+
+def mel_filterbank(rate: int, n_fft: int, n_mels: int) -> np.ndarray:
+    """[n_mels, n_fft//2+1] Slaney-normalized triangular filters (what librosa.filters.mel returns by default)."""
+    bins_hz = np.linspace(0, rate / 2, n_fft // 2 + 1)
+    edges = _slaney_hz(np.linspace(_slaney_mel(0.0), _slaney_mel(rate / 2), n_mels + 2))
+    lower = (bins_hz[None, :] - edges[:-2, None]) / np.diff(edges)[:-1, None]
+    upper = (edges[2:, None] - bins_hz[None, :]) / np.diff(edges)[1:, None]
+    return np.maximum(0, np.minimum(lower, upper)) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+
+
+def mel_power(audio: np.ndarray, rate: int, n_fft: int, hop: int, n_mels: int) -> np.ndarray:
+    """[frames, n_mels] mel power spectrogram as librosa.feature.melspectrogram computes it (centred frames,
+    zero padding, periodic Hann window, |STFT|^2 through the Slaney filterbank)."""
+    padded = np.pad(audio.astype(np.float64), n_fft // 2)
+    count = 1 + (padded.size - n_fft) // hop
+    frames = np.lib.stride_tricks.sliding_window_view(padded, n_fft)[::hop][:count]
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+    return (power @ mel_filterbank(rate, n_fft, n_mels).T).astype(np.float32)
+
+
+def voice_mels(n: int, seed: int, frames: int = 160, rate: int = 16000) -> np.ndarray:
+    """[n, 160, 40] partial-utterance mel spectrograms as Resemblyzer's VoiceEncoder takes them: speech_clips
+    normalized to -30 dBFS (its preprocess_wav), 25 ms windows every 10 ms, 40 mel bands."""
+    seconds = (frames - 1) * 0.01
+    clips = speech_clips(n, seconds, rate, seed)
+    out = np.empty((n, frames, 40), np.float32)
+    for i, clip in enumerate(clips):
+        clip = clip * (10 ** (-30 / 20) / np.sqrt((clip ** 2).mean()))
+        out[i] = mel_power(clip, rate, 400, 160, 40)[:frames]
+    return out
