@@ -41,6 +41,8 @@ class ZooModel:
     examples: int = EXAMPLES
     # A model file shipped in the wheel (package, path inside it): the SOURCE is then that file's installed path.
     shipped_file: tuple[str, str] | None = None
+    # The outputs' names in the exported spec when the file names them (a factory's are output / output_<i>).
+    output_names: tuple[str, ...] = ()
 
     def example_inputs(self, n: int | None = None) -> dict[str, np.ndarray]:
         return self.make_inputs(self.examples if n is None else n)
@@ -56,6 +58,16 @@ class ZooModel:
         from rosetta.zoo.pretrained import package_file
 
         return str(package_file(*self.shipped_file))
+
+    def spec_output_names(self) -> tuple[str, ...]:
+        if self.output_names:
+            return self.output_names
+        count = len(self.output_shapes)
+        return ("output",) if count == 1 else tuple(f"output_{i}" for i in range(count))
+
+    def output_kind_args(self) -> list[str]:
+        """`--output-kind NAME=KIND ...` for every output whose kind the catalog states."""
+        return [f"{n}={k}" for n, k in zip(self.spec_output_names(), self.output_kinds)]
 
     def skip_reason(self) -> str | None:
         """Why this model cannot be exported here (None: it can)."""
@@ -166,20 +178,21 @@ PRETRAINED: tuple[ZooModel, ...] = (
              inputs_made=f"48x48 {FACE_INPUTS}"),
     # Model files shipped in wheels: exported through `rosetta export --model FILE` (file sources).
     ZooModel("pretrained-basic-pitch-onnx", "onnx", "", lambda n: {"serving_default_input_2:0": _music(n, 108)},
-             ((172, 264), (172, 88), (172, 88)), {}, classifier_outputs=(),
+             ((172, 88), (172, 88), (172, 264)), {}, classifier_outputs=(),
+             output_names=("StatefulPartitionedCall:2", "StatefulPartitionedCall:1", "StatefulPartitionedCall:0"),
              description="Spotify basic-pitch note/onset/contour net (CQT front end, conv), nmp.onnx",
              package="basic-pitch", output_kinds=("multilabel", "multilabel", "multilabel"),
              inputs_made=MUSIC_INPUTS, examples=64,
              shipped_file=("basic_pitch", "saved_models/icassp_2022/nmp.onnx")),
     ZooModel("pretrained-basic-pitch-savedmodel", "savedmodel", "", lambda n: {"input_2": _music(n, 109)},
-             ((172, 264), (172, 88), (172, 88)), {}, classifier_outputs=(),
+             ((172, 264), (172, 88), (172, 88)), {}, classifier_outputs=(), output_names=("contour", "note", "onset"),
              description="the same basic-pitch net as its shipped TensorFlow SavedModel, saved_models/icassp_2022/nmp",
              package="basic-pitch", output_kinds=("multilabel", "multilabel", "multilabel"),
              inputs_made=MUSIC_INPUTS, examples=64,
              shipped_file=("basic_pitch", "saved_models/icassp_2022/nmp")),
     ZooModel("pretrained-dnsmos-onnx", "onnx", "",
              lambda n: {"input_1": realistic.speech_clips(n, DNSMOS_SECONDS, 16000, seed=110)},
-             ((3,),), {}, classifier_outputs=(),
+             ((3,),), {}, classifier_outputs=(), output_names=("Identity:0",),
              description="Microsoft DNSMOS P.835 speech-quality net (SIG, BAK, OVRL scores), "
                          "speechmos dnsmos_models/sig_bak_ovr.onnx",
              package="speechmos", output_kinds=("regression",),
@@ -187,7 +200,7 @@ PRETRAINED: tuple[ZooModel, ...] = (
                          "contour, fricative bursts, pauses) over noise at 5-40 dB SNR", examples=64,
              shipped_file=("speechmos", "dnsmos_models/sig_bak_ovr.onnx")),
     ZooModel("pretrained-magika-onnx", "onnx", "", lambda n: {"bytes": realistic.file_features(n, seed=111)},
-             ((214,),), {}, classifier_outputs=(0,),
+             ((214,),), {}, classifier_outputs=(0,), output_names=("target_label",),
              description="Google magika content-type classifier (214 types), models/standard_v3_3/model.onnx",
              package="magika", output_kinds=("probabilities",),
              inputs_made="the first and last 1024 bytes (magika's own feature extractor) of real files of 24 types "

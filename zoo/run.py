@@ -12,6 +12,7 @@ wheels (zoo/pretrained.py), on realistic inputs (zoo/realistic.py); all: both, p
 from __future__ import annotations
 
 import argparse
+import functools
 import subprocess
 import sys
 import time
@@ -40,9 +41,20 @@ def write_inputs(model: ZooModel, inputs_dir: Path) -> Path:
     return path
 
 
+@functools.cache
+def export_options() -> frozenset[str]:
+    """The options this build's `rosetta export` takes."""
+    from rosetta.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    return frozenset(o for action in sub.choices["export"]._actions for o in action.option_strings)
+
+
 def export_command(model: ZooModel, inputs: Path, artifacts: Path) -> list[str]:
     command = [sys.executable, "-m", "rosetta.cli", "export", "--model", model.resolved_source(), "--example-inputs",
                str(inputs), "--name", model.name, "--artifacts", str(artifacts)]
+    if model.output_kinds and "--output-kind" in export_options():  # else the exporter infers each kind
+        command += ["--output-kind", *model.output_kind_args()]
     return command + (["--atol", repr(model.atol)] if model.atol is not None else [])
 
 
@@ -90,9 +102,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="which zoo (default: architectures)")
     parser.add_argument("--model", action="append", choices=[m.name for m in SETS["all"]],
                         help="only these zoo models (repeatable); default: the whole --set")
+    parser.add_argument("--coverage-only", action="store_true",
+                        help="export nothing: the coverage files from what DIR's manifest already holds")
     args = parser.parse_args(argv)
     models = [by_name(n) for n in args.model] if args.model else list(SETS[args.model_set])
-    entries, crashed, skipped = run_zoo(models, args.artifacts)
+    if args.coverage_only:
+        entries = [e for m in models for e in entries_for(args.artifacts, m.name)]
+        skipped = {m.name: r for m in models if (r := m.skip_reason())}
+        crashed = {m.name: "no manifest entries" for m in models
+                   if m.name not in skipped and not entries_for(args.artifacts, m.name)}
+    else:
+        entries, crashed, skipped = run_zoo(models, args.artifacts)
     pretrained = [m for m in models if m.package]
     extra = pretrained_section(pretrained, cells(entries), crashed, skipped) if pretrained else ""
     paths = write_coverage(args.artifacts, entries, order=[m.name for m in models], crashed=crashed,
