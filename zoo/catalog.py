@@ -160,6 +160,10 @@ PRETRAINED: tuple[ZooModel, ...] = (
              lambda n: {"mels": realistic.voice_mels(n, seed=112)}, ((256,),), {}, classifier_outputs=(),
              description="Resemblyzer GE2E speaker encoder (3-layer LSTM 256, linear, ReLU, L2 norm), pretrained.pt",
              package="resemblyzer", output_kinds=("embedding",),
+             known_limits={"savedmodel": ("Can't convert Python sequence with mixed types to Tensor",
+                                          "onnx2tf's LSTM reshapes its weights to [4, hidden, input size]; the "
+                                          "second and third layers' input comes through a runtime-shaped Reshape "
+                                          "in the torch ONNX graph, so the input size is unknown")},
              inputs_made="[160, 40] mel power spectrograms (25 ms / 10 ms, Slaney mel as librosa computes it) of "
                          "1.6 s synthesized utterances at -30 dBFS, as Resemblyzer's preprocess_wav + "
                          "wav_to_mel_spectrogram make them"),
@@ -183,13 +187,21 @@ PRETRAINED: tuple[ZooModel, ...] = (
              description="Spotify basic-pitch note/onset/contour net (CQT front end, conv), nmp.onnx",
              package="basic-pitch", output_kinds=("multilabel", "multilabel", "multilabel"),
              inputs_made=MUSIC_INPUTS, examples=64,
-             shipped_file=("basic_pitch", "saved_models/icassp_2022/nmp.onnx")),
+             shipped_file=("basic_pitch", "saved_models/icassp_2022/nmp.onnx"),
+             known_limits={"savedmodel": ("Dimensions must be equal, but are 324 and 309",
+                                          "onnx2tf mis-sizes a broadcast multiply in the shipped graph's CQT front "
+                                          "end (the file's own SavedModel converts: next row)")}),
     ZooModel("pretrained-basic-pitch-savedmodel", "savedmodel", "", lambda n: {"input_2": _music(n, 109)},
              ((172, 264), (172, 88), (172, 88)), {}, classifier_outputs=(), output_names=("contour", "note", "onset"),
              description="the same basic-pitch net as its shipped TensorFlow SavedModel, saved_models/icassp_2022/nmp",
              package="basic-pitch", output_kinds=("multilabel", "multilabel", "multilabel"),
              inputs_made=MUSIC_INPUTS, examples=64,
-             shipped_file=("basic_pitch", "saved_models/icassp_2022/nmp")),
+             shipped_file=("basic_pitch", "saved_models/icassp_2022/nmp"),
+             # onnx and tflite-fp32 measured 6.3e-4 vs TensorFlow (64 clips) with SQNR >= 78.8 dB and label F1 1.0:
+             # float32 reordering amplified by the CQT front end's log magnitudes
+             atol=1e-3,
+             known_limits={"tfjs": ("Unsupported Ops in the model before optimization Assert",
+                                    "the shipped graph keeps tf.debugging asserts, which TF.js has no kernel for")}),
     ZooModel("pretrained-dnsmos-onnx", "onnx", "",
              lambda n: {"input_1": realistic.speech_clips(n, DNSMOS_SECONDS, 16000, seed=110)},
              ((3,),), {}, classifier_outputs=(), output_names=("Identity:0",),

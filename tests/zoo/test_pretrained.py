@@ -113,3 +113,13 @@ def test_pretrained_section_lists_package_versions_quantized_cells_and_errors() 
     assert "| pretrained-facenet-pnet | facenet-pytorch 2.6.0 | torch | 1/2 | 1e-06 |" in text
     assert "tflite-int8: gate-failed, agreement 0.970, NRMSE 0.02" in text and "crashed: exit 1: boom" in text
     assert "| 40.0 kB |" in text and "argmax_agreement 0.97 < 0.99" in text
+
+
+def test_output_kinds_are_passed_only_when_export_takes_them(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    onet = by_name("pretrained-facenet-onet")
+    monkeypatch.setattr(run, "export_options", lambda: frozenset({"--output-kind"}))
+    command = run.export_command(onet, tmp_path / "x.npz", tmp_path)
+    kinds = command[command.index("--output-kind") + 1:]
+    assert kinds == ["output_0=regression", "output_1=regression", "output_2=probabilities"]
+    monkeypatch.setattr(run, "export_options", lambda: frozenset())
+    assert "--output-kind" not in run.export_command(onet, tmp_path / "x.npz", tmp_path)
