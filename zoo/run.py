@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import re
 import subprocess
 import sys
 import time
@@ -43,11 +44,10 @@ def write_inputs(model: ZooModel, inputs_dir: Path) -> Path:
 
 @functools.cache
 def export_options() -> frozenset[str]:
-    """The options this build's `rosetta export` takes."""
-    from rosetta.cli import build_parser
-
-    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    return frozenset(o for action in sub.choices["export"]._actions for o in action.option_strings)
+    """The options this build's `rosetta export` takes (from its --help: the zoo sits below the CLI)."""
+    proc = subprocess.run([sys.executable, "-m", "rosetta.cli", "export", "--help"], capture_output=True, text=True,
+                          timeout=120)
+    return frozenset(re.findall(r"(?<![\w-])--[a-z][a-z-]*", proc.stdout))
 
 
 def export_command(model: ZooModel, inputs: Path, artifacts: Path) -> list[str]:
