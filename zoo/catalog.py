@@ -210,6 +210,7 @@ PRETRAINED: tuple[ZooModel, ...] = (
              package="speechmos", output_kinds=("regression",),
              inputs_made="9.01 s at 16 kHz of synthesized utterances (vowel syllables on a falling intonation "
                          "contour, fricative bursts, pauses) over noise at 5-40 dB SNR", examples=64,
+             atol=1e-4,  # savedmodel measured 5.3e-5 vs ONNX Runtime on scores of 1-5 (SQNR 114 dB): float32 order
              shipped_file=("speechmos", "dnsmos_models/sig_bak_ovr.onnx")),
     ZooModel("pretrained-magika-onnx", "onnx", "", lambda n: {"bytes": realistic.file_features(n, seed=111)},
              ((214,),), {}, classifier_outputs=(0,), output_names=("target_label",),
