@@ -9,7 +9,7 @@ include k8s/k8s.mk
 include serving/tfserving/tfserving.mk
 include serving/onnx/image.mk
 
-.PHONY: help venv lock node export train site chromium cxx wrk test test-fast bench serve bench-serve zoo zoo-pretrained clean
+.PHONY: help venv lock node export train site chromium cxx wrk test test-fast bench serve bench-serve zoo zoo-pretrained zoo-large zoo-2gb clean
 
 help:
 	@echo "make export   train both built-in models in every lane, export and validate every cell (creates .venv if missing)"
@@ -102,6 +102,17 @@ zoo: venv node
 # The pretrained networks alone (weights shipped in their wheels, realistic synthesized inputs).
 zoo-pretrained: venv node
 	$(BIN)/python -m rosetta.zoo.run --set pretrained --artifacts artifacts/zoo-pretrained
+
+# Full-size architectures (ResNet-50, BERT-base) with random weights, every cell timed and its peak RSS recorded:
+# artifacts/zoo-large/large.md. Not part of make test (~30 min on 2 cores).
+zoo-large: venv node
+	$(BIN)/python -m rosetta.zoo.large --artifacts artifacts/zoo-large
+
+# A model past 2 GiB of float weights (a 554M-parameter wide MLP, torch and Keras): ONNX with external data served by
+# the ORT server, SavedModel, sharded TF.js; TFLite refuses it in one line. Needs ~10 GB of free memory.
+zoo-2gb: venv node
+	$(BIN)/python -m rosetta.zoo.large --huge --artifacts artifacts/zoo-2gb
+	$(BIN)/python -m benchmarks.serving.serve_check --artifacts artifacts/zoo-2gb
 
 clean:
 	rm -rf artifacts

@@ -1,7 +1,7 @@
 """What every converter of one model gets to see: the source, its spec, and example rows."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,6 +16,12 @@ class ExportContext:
     spec: ModelSpec
     calibration: dict[str, np.ndarray]  # int8 calibration rows, by input name
     warmup: dict[str, np.ndarray]  # a few rows for TF Serving warm-up records, by input name
+    notes: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> what its converter did
+
+    def note(self, node: str, **facts: Any) -> None:
+        """Facts a converter records about the node it wrote (e.g. graph rewrites); the manifest entries of every
+        format built through that node carry them."""
+        self.notes.setdefault(node, {}).update(facts)
 
     @property
     def lane(self) -> str:

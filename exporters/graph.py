@@ -43,6 +43,9 @@ NODES = {n.id: n for n in [
     # which converters can run the loaded model (exporters/keras_edges.py).
     Node("keras-jax", None, "model.keras"),
     Node("keras-torch", None, "model.keras"),
+    # Model files as sources (rosetta.model_files): an ONNX file, a SavedModel directory (one signature).
+    Node("onnx-file", None, "model.onnx"),
+    Node("savedmodel-dir", None, ""),
     Node("savedmodel", "savedmodel", ""),  # the format dir IS the SavedModel (TF Serving staging copies it)
     # jax2tf native serialization: a SavedModel holding one XlaCallModule op (the function's StableHLO). It is
     # its own format: TF Serving runs it only with --xla_cpu_compilation_enabled and a TF new enough for its
@@ -70,6 +73,8 @@ EDGES: list[Edge] = [
     Edge("savedmodel", "onnx", lazy("onnx_edges:savedmodel_to_onnx"), ("tf2onnx", "onnx")),
     Edge("torch", "onnx", lazy("onnx_edges:torch_to_onnx"), ("torch", "onnxscript", "onnx")),
     Edge("jax", "onnx", lazy("onnx_edges:jax_to_onnx"), ("jax2onnx", "onnx")),
+    Edge("onnx-file", "onnx", lazy("file_edges:onnx_file_to_onnx"), ("onnx",)),
+    Edge("savedmodel-dir", "savedmodel", lazy("file_edges:savedmodel_dir_to_savedmodel"), ("tensorflow",)),
     Edge("torch", "torchscript", lazy("torch_edges:torch_to_torchscript"), ("torch",)),
     Edge("torch", "pt2", lazy("torch_edges:torch_to_pt2"), ("torch",)),
     Edge("keras-torch", "pt2", lazy("keras_edges:keras_torch_to_pt2"), ("keras", "torch")),

@@ -17,9 +17,27 @@ OPSET = 18  # what every runtime here (ORT, onnxruntime-web, onnx2tf) reads, and
 TORCH_OPSET = 20
 
 
+# Protobuf cannot serialize a message over 2 GiB: a model whose weights come near that keeps them in one external
+# data file beside model.onnx (DIR/<model>/<N>/onnx/model.onnx.data), which ONNX Runtime reads from the same folder.
+EXTERNAL_DATA_BYTES = 1536 << 20
+
+
+def external_data_name(dst: Path) -> str:
+    return dst.name + ".data"
+
+
+def weight_bytes(model: onnx.ModelProto) -> int:
+    return sum(len(t.raw_data) for t in model.graph.initializer)
+
+
 def _check_and_save(model: onnx.ModelProto, dst: Path) -> None:
-    onnx.checker.check_model(model, full_check=True)
-    onnx.save(model, str(dst))
+    if weight_bytes(model) < EXTERNAL_DATA_BYTES:
+        onnx.checker.check_model(model, full_check=True)
+        onnx.save(model, str(dst))
+        return
+    onnx.save(model, str(dst), save_as_external_data=True, all_tensors_to_one_file=True,
+              location=external_data_name(dst), size_threshold=1024)
+    onnx.checker.check_model(str(dst), full_check=True)  # by path: the checker reads the external data itself
 
 
 def torch_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
@@ -35,7 +53,12 @@ def torch_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:
     program = torch.onnx.export(model, args, dynamo=True, opset_version=TORCH_OPSET, input_names=spec.input_names,
                                 output_names=spec.output_names, dynamic_shapes=dynamic_shapes, verbose=False)
     program.optimize()
-    _check_and_save(program.model_proto, dst)
+    weights = sum(v.const_value.nbytes for v in program.model.graph.initializers.values() if v.const_value is not None)
+    if weights < EXTERNAL_DATA_BYTES:
+        _check_and_save(program.model_proto, dst)
+        return
+    program.save(str(dst), external_data=True)  # never builds the whole model as one protobuf message
+    onnx.checker.check_model(str(dst), full_check=True)
 
 
 def savedmodel_to_onnx(src: Path, dst: Path, ctx: ExportContext) -> None:

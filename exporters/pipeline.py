@@ -7,6 +7,7 @@ version, DIR/<model>/<N>/, built in a staging dir and renamed into place once it
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -24,9 +25,10 @@ from rosetta.core.manifest import Entry
 from rosetta.core.spec import ModelSpec, slice_batch
 from rosetta.core.tool_versions import version
 from rosetta.core.version_dirs import StagedVersion, VersionError, check_free, next_version, staged_version, version_dir
-from rosetta.exporters import gates
+from rosetta.exporters import gates, shapes
 from rosetta.exporters.context import ExportContext
 from rosetta.exporters.graph import NODES, Edge, describe, node_path, plan
+from rosetta.exporters.memory import CellMemory
 from rosetta.exporters.runtimes import RUNTIMES
 from rosetta.exporters.tflite_ops import op_histogram
 from rosetta.sources import Source
@@ -148,13 +150,66 @@ def _save_examples(version_dir: Path, reference: dict[str, np.ndarray], examples
         np.save(version_dir / VALIDATION_LABELS, examples.labels)
 
 
+def progress(text: str) -> None:
+    """One line per cell start and end on stderr: a long cell shows it is under way."""
+    print(text, file=sys.stderr, flush=True)
+
+
+def _build_and_validate(entry: Entry, fmt: str, path_edges: list[Edge], exporter: ModelExport,
+                        staged: StagedVersion, artifacts_dir: Path, spec: ModelSpec, examples: Examples,
+                        reference: dict[str, np.ndarray], atol: float | None, second: shapes.SecondSize | None,
+                        thresholds: gates.Thresholds, notes: dict[str, dict]) -> None:
+    """One cell: build its path of edges, describe the artifact, run it in its runtime and gate it."""
+    for edge in path_edges:
+        artifact = exporter.build(edge)
+    entry.export_seconds = round(sum(exporter.seconds[e.dst] for e in path_edges), 3)
+    for edge in path_edges:  # what a converter had to say (a quantization record, graph rewrites)
+        entry.extra.update(notes.get(edge.dst, {}))
+    runtime = RUNTIMES[fmt]
+    entry.signature = runtime.signature(artifact, spec)
+    entry.path = (staged.final / artifact.relative_to(staged.dir)).relative_to(artifacts_dir).as_posix()
+    if fmt.startswith("tflite"):  # what the runtime will execute, op by op
+        entry.ops = op_histogram(artifact)
+    described = _describe(artifact, staged.dir / fmt)
+    entry.bytes, entry.sha256, entry.files = described["bytes"], described["sha256"], described.get("files")
+    check_layout(spec, entry.signature)
+    start = time.perf_counter()
+    outputs = runtime.run(artifact, spec, examples.validation)
+    entry.validate_seconds = round(time.perf_counter() - start, 3)
+    entry.runtime.update(getattr(outputs, "notes", {}))
+    entry.parity = gates.parity(fmt, outputs, reference, spec, examples.labels, atol, thresholds)
+    entry.parity.split = examples.split
+    if second is not None:
+        entry.shapes = shapes.shapes_record(spec, examples.validation, second, entry.signature)
+        if "static" not in entry.shapes and second.reference is not None:
+            _validate_second_size(entry, fmt, runtime, artifact, spec, second, atol, thresholds)
+    entry.status = "ok" if entry.parity.passed else "gate-failed"
+
+
+def _validate_second_size(entry: Entry, fmt: str, runtime, artifact: Path, spec: ModelSpec,
+                          second: shapes.SecondSize, atol: float | None, thresholds: gates.Thresholds) -> None:
+    """The artifact keeps its free axes free: it must match its source at the second size too."""
+    where = ", ".join(f"{k} {list(v.shape)}" for k, v in second.inputs.items())
+    try:
+        outputs = runtime.run(artifact, spec, second.inputs)
+    except Exception as exc:  # noqa: BLE001
+        raise RuntimeError(f"at the second size ({where}): {_first_line(exc)}") from None
+    result = gates.parity(fmt, outputs, second.reference, spec, None, atol, thresholds)
+    entry.shapes["second_size"] = {"inputs": where, "max_abs_diff": result.max_abs_diff,
+                                   "argmax_agreement": result.argmax_agreement, "passed": result.passed}
+    if not result.passed:
+        entry.parity.passed = False
+        entry.parity.failures += [f"at {where}: {f}" for f in result.failures]
+
+
 def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifacts_dir: Path, examples: Examples,
-                 atol: float = gates.FLOAT_MAX_ABS_DIFF, version_: int | None = None,
-                 log: Callable[[Entry], None] = print) -> list[Entry]:
+                 atol: float | None = None, version_: int | None = None,
+                 log: Callable[[Entry], None] = print, thresholds: gates.Thresholds = gates.DEFAULT) -> list[Entry]:
     """Export and validate `formats` of one model as version `version_` (default: the next free one) into
     DIR/<spec.name>/<N>/; returns its manifest entries (failed cells included). The source is run once on the
     validation rows: every cell is compared with that. The version is published when at least one cell is ok;
-    otherwise nothing is left on disk (the entries say why) and the same version can be retried."""
+    otherwise nothing is left on disk (the entries say why) and the same version can be retried. `thresholds`:
+    every gate's limit (`atol`, when given, replaces its float tolerance)."""
     artifacts_dir = Path(artifacts_dir)
     pinned = version_ is not None
     version_ = resolve_version(artifacts_dir, spec.name, version_)
@@ -166,6 +221,7 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
                          f"reachable: {', '.join(routes)}")
     with staged_version(artifacts_dir, spec.name, version_) as staged:
         reference = source.predict(spec, examples.validation)
+        second = shapes.second_size(spec, examples.validation, source.predict)
         _save_examples(staged.dir, reference, examples)
         ctx = ExportContext(source, spec, examples.calibration, slice_batch(examples.validation, 0, WARMUP_ROWS))
         published = {routes[fmt][-1].dst for fmt in formats}
@@ -174,27 +230,17 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
         for fmt in formats:
             path_edges = routes[fmt]
             entry = _entry(source, spec, fmt, path_edges, version_)
+            progress(f"[{spec.name}] {fmt}: {describe(path_edges)} ...")
+            cell_started, memory = time.perf_counter(), CellMemory()
             try:
-                for edge in path_edges:
-                    artifact = exporter.build(edge)
-                entry.export_seconds = round(sum(exporter.seconds[e.dst] for e in path_edges), 3)
-                runtime = RUNTIMES[fmt]
-                entry.signature = runtime.signature(artifact, spec)
-                entry.path = (staged.final / artifact.relative_to(staged.dir)).relative_to(artifacts_dir).as_posix()
-                if fmt.startswith("tflite"):  # what the runtime will execute, op by op
-                    entry.ops = op_histogram(artifact)
-                described = _describe(artifact, staged.dir / fmt)
-                entry.bytes, entry.sha256, entry.files = described["bytes"], described["sha256"], described.get("files")
-                check_layout(spec, entry.signature)
-                start = time.perf_counter()
-                outputs = runtime.run(artifact, spec, examples.validation)
-                entry.validate_seconds = round(time.perf_counter() - start, 3)
-                entry.runtime.update(getattr(outputs, "notes", {}))
-                entry.parity = gates.parity(fmt, outputs, reference, spec, examples.labels, atol)
-                entry.parity.split = examples.split
-                entry.status = "ok" if entry.parity.passed else "gate-failed"
+                with memory:
+                    _build_and_validate(entry, fmt, path_edges, exporter, staged, artifacts_dir, spec, examples,
+                                        reference, atol, second, thresholds, ctx.notes)
             except Exception as exc:  # noqa: BLE001 - record, keep going with the other cells
                 entry.status, entry.error = "failed", _first_line(exc)
+            entry.resources = {"seconds": round(time.perf_counter() - cell_started, 3), **memory.record()}
+            progress(f"[{spec.name}] {fmt}: {entry.status} in {entry.resources['seconds']:.0f} s, peak RSS "
+                     f"{memory.peak_bytes / 2**20:.0f} MiB (+{entry.resources['extra_rss_bytes'] / 2**20:.0f})")
             log(entry)
             entries.append(entry)
         shutil.rmtree(staged.work, ignore_errors=True)

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rosetta.core.package_data import js_dir
-from rosetta.core.spec import ModelSpec, batch_size, slice_batch
+from rosetta.core.spec import ModelSpec, batch_chunks, batch_size, slice_batch
 from rosetta.sources import name_outputs
 
 CHUNK = 1000  # rows per runtime call: bounded memory, realistic batch
@@ -47,8 +47,7 @@ class Runtime:
         if self.batch_run:
             return self.batch_run(path, spec, inputs)
         predict = self.load(path, spec)
-        n = batch_size(inputs)
-        parts = [predict(slice_batch(inputs, i, i + CHUNK)) for i in range(0, n, CHUNK)]
+        parts = [predict(slice_batch(inputs, i, j)) for i, j in batch_chunks(spec, batch_size(inputs), CHUNK)]
         return {name: np.concatenate([p[name] for p in parts]) for name in spec.output_names}
 
 

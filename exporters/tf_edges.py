@@ -5,6 +5,7 @@ spec's shapes (layout preserved), so TF Serving, TFLite and TF.js see the model'
 """
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -15,7 +16,7 @@ import tensorflow as tf
 from rosetta.core.spec import ModelSpec
 from rosetta.exporters.context import ExportContext
 from rosetta.exporters.runtimes import SIGNATURE
-from rosetta.exporters.tfjs_compat import tfjs_converter
+from rosetta.exporters.tfjs_compat import exact_rewrites, tfjs_converter
 from rosetta.sources import name_outputs
 
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
@@ -85,13 +86,13 @@ def jax_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
     """jax2tf native serialization: the function lowered to StableHLO inside an XlaCallModule op."""
     from jax.experimental import jax2tf
 
-    fn = ctx.source_model
+    arrays, apply_on = ctx.source_model.split()  # any pytree of variables: a flat list of arrays
     module = tf.Module()
     # Variables as tf.Variables (not graph constants), so the SavedModel keeps them in its variables/.
-    module.variables_ = tf.nest.map_structure(lambda a: tf.Variable(np.asarray(a), trainable=False), fn.variables)
-    converted = jax2tf.convert(fn.apply, polymorphic_shapes=[None, *_polymorphic_shapes(ctx.spec)],
+    module.variables_ = [tf.Variable(np.asarray(a), trainable=False) for a in arrays]
+    converted = jax2tf.convert(apply_on, polymorphic_shapes=[None, *_polymorphic_shapes(ctx.spec)],
                                with_gradient=False)
-    _save_serving(module, lambda *inputs: converted(module.variables_, *inputs), dst, ctx)
+    _save_serving(module, lambda *inputs: converted(list(module.variables_), *inputs), dst, ctx)
 
 
 def fold_dynamic_reshapes(model):
@@ -125,7 +126,10 @@ def onnx_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         # onnx2tf rewrites its input file in place: convert a copy.
         onnx_copy = Path(tmp) / "model.onnx"
-        onnx.save(fold_dynamic_reshapes(onnx.load(str(src))), str(onnx_copy))
+        # The graph only: weights kept in an external data file stay there, linked beside the copy.
+        onnx.save(fold_dynamic_reshapes(onnx.load(str(src), load_external_data=False)), str(onnx_copy))
+        for data in Path(src).parent.glob(f"{Path(src).name}.data"):
+            shutil.copyfile(data, Path(tmp) / data.name)  # a copy, not a link: onnx2tf may rewrite its input
         keras_model = onnx2tf.convert(
             input_onnx_file_path=str(onnx_copy), output_folder_path=str(Path(tmp) / "out"),
             # onnx2tf transposes NCHW-looking inputs to NHWC; the spec's layout is the contract: keep every
@@ -162,7 +166,19 @@ def _tflite_converter(src: Path) -> tf.lite.TFLiteConverter:
     return tf.lite.TFLiteConverter.from_saved_model(str(src), signature_keys=[SIGNATURE])
 
 
+TFLITE_MAX_BYTES = 2 << 30  # a FlatBuffer addresses 2 GiB; the converter fails past it, after hours of memory
+
+
+def check_tflite_size(src: Path) -> None:
+    """A one-line refusal, before converting, of a SavedModel whose float weights cannot fit one .tflite file."""
+    weights = sum(p.stat().st_size for p in (Path(src) / "variables").glob("*") if p.is_file())
+    if weights >= TFLITE_MAX_BYTES:
+        raise ValueError(f"TFLite's FlatBuffer format holds at most 2 GiB; this model's float weights are "
+                         f"{weights / 2**30:.2f} GiB (serve it as ONNX with external data, SavedModel or TF.js)")
+
+
 def savedmodel_to_tflite_fp32(src: Path, dst: Path, ctx: ExportContext) -> None:
+    check_tflite_size(src)
     dst.write_bytes(_tflite_converter(src).convert())
 
 
@@ -184,6 +200,11 @@ def savedmodel_to_tflite_int8(src: Path, dst: Path, ctx: ExportContext) -> None:
 
 
 def savedmodel_to_tfjs(src: Path, dst: Path, ctx: ExportContext) -> None:
-    """A TF.js *graph* model (Keras 3 layers models do not load in TF.js)."""
-    tfjs_converter().convert_tf_saved_model(str(src), str(dst.parent), signature_def=SIGNATURE,
-                                            saved_model_tags="serve")
+    """A TF.js *graph* model (Keras 3 layers models do not load in TF.js); ops TF.js lacks are rewritten into
+    the same function of ops it has, and the entry lists the rewrites (`tfjs_rewrites`)."""
+    converter = tfjs_converter()
+    with exact_rewrites(converter) as rewrites:
+        converter.convert_tf_saved_model(str(src), str(dst.parent), signature_def=SIGNATURE,
+                                         saved_model_tags="serve")
+    if rewrites:
+        ctx.note("tfjs", tfjs_rewrites=dict(rewrites))

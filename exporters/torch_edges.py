@@ -17,9 +17,27 @@ def example_args(ctx: ExportContext) -> tuple[torch.Tensor, ...]:
     return tuple(torch.from_numpy(ctx.warmup[t.name][:EXAMPLE_ROWS].astype(t.dtype).copy()) for t in ctx.spec.inputs)
 
 
+def _dim(name: str, low: int, high: int | None) -> torch.export.Dim:
+    return torch.export.Dim(name, min=low, max=high) if high is not None else torch.export.Dim(name, min=low)
+
+
 def dynamic_batch(spec: ModelSpec) -> tuple[dict[int, torch.export.Dim], ...]:
-    batch = torch.export.Dim("batch", min=1)
-    return tuple({0: batch} for _ in spec.inputs)
+    """torch.export's dynamic_shapes for the spec: one batch Dim shared by every input (its declared range, else
+    any size >= 1), and each free non-batch axis (sequence length, image H/W) its own Dim in its declared
+    range, or Dim.AUTO where none was declared (torch.export then finds which axes are equal)."""
+    low, high = 1, None
+    for t in spec.inputs:
+        lo, hi = t.range(0)
+        low, high = max(low, lo), hi if high is None else (high if hi is None else min(high, hi))
+    batch = _dim("batch", low, high)
+    shapes = []
+    for t in spec.inputs:
+        axes: dict[int, torch.export.Dim] = {0: batch}
+        for axis in t.free_axes:
+            declared = t.ranges[axis] if t.ranges else None
+            axes[axis] = _dim(f"{t.name}_{axis}", *declared) if declared else torch.export.Dim.AUTO
+        shapes.append(axes)
+    return tuple(shapes)
 
 
 def torch_to_torchscript(src: Path, dst: Path, ctx: ExportContext) -> None:

@@ -18,8 +18,10 @@ Log = Callable[[Entry], None]
 
 
 def default_name(source: Source) -> str:
-    if source.origin.endswith((".keras", ".pt2")):
+    if source.origin.endswith((".keras", ".pt2", ".onnx")):
         stem = Path(source.origin).stem
+    elif source.lane == "savedmodel-dir":
+        stem = Path(source.origin).resolve().name
     elif ":" in source.origin:
         stem = source.origin.rsplit(":", 1)[1]
     else:
@@ -39,23 +41,37 @@ def _publish(artifacts: Path, entries: list[Entry]) -> None:
 def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | str | Path, *,
            labels: np.ndarray | str | Path | None = None, name: str | None = None,
            formats: Sequence[str] | None = None, atol: float | None = None, artifacts: Path | str = "artifacts",
-           version: int | None = None, log: Log | None = None) -> list[Entry]:
+           version: int | None = None, log: Log | None = None, output_kinds: Mapping[str, str] | None = None,
+           gates: Mapping[str, float] | None = None, signature: str | None = None,
+           dynamic: Mapping[str, Mapping[int, tuple[int, int | None] | None]] | None = None) -> list[Entry]:
     """Export a model to every format the graph reaches from its framework (or `formats`), validate each artifact
     in its runtime against the model on the example inputs, and record them in `artifacts/manifest.json`.
 
     `model`: a Keras model, a torch.nn.Module or torch.export program, a JAX `(apply_fn, variables)` pair, or a
-    source string (`model.keras`, `program.pt2`, `package.module:factory`). Each call publishes a new version,
+    source string (`model.keras`, `program.pt2`, `model.onnx`, a SavedModel directory (its `signature`, default
+    serving_default), `package.module:factory`). `output_kinds`: {output: kind} over the inferred kinds;
+    `gates`: {threshold name: value} over gates.Thresholds' defaults. Each call publishes a new version,
     `artifacts/<name>/<N>/`: the next free N, or `version` (refused with VersionError if it exists). Returns the
-    manifest entries.
+    manifest entries. `dynamic` frees non-batch axes the model cannot declare itself: {input: {axis: (min, max)
+    or None}} (a .pt2's Dims and a Keras model's None dimensions are read from the model).
     """
-    from rosetta.exporters import gates
+    from rosetta import output_kinds as kinds
+    from rosetta.exporters import gates as gate_module
     from rosetta.exporters.graph import plan
     from rosetta.exporters.pipeline import export_model, resolve_version
 
     artifacts = Path(artifacts)
+    try:  # every request is checked before anything is loaded
+        thresholds = gate_module.DEFAULT.override(gates or {})
+    except ValueError as exc:
+        raise SpecError(f"--gate: {exc}") from None
+    if atol is not None:
+        thresholds = thresholds.override({"atol": atol})
+    kind_overrides = kinds.parse_overrides(output_kinds)
     if name and version is not None:  # refuse a published version before loading anything
         resolve_version(artifacts, check_model_name(name), version)
-    source = load_source(str(model)) if isinstance(model, (str, Path)) else detect(model, type(model).__name__)
+    source = (load_source(str(model), signature=signature) if isinstance(model, (str, Path))
+              else detect(model, type(model).__name__))
     if isinstance(example_inputs, (str, Path)):
         example_inputs = load_examples(example_inputs)
     if isinstance(labels, (str, Path)):
@@ -65,7 +81,8 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
     name = check_model_name(name) if name else default_name(source)
     if version is not None:  # a pinned version is refused before the model runs (default: chosen on export)
         resolve_version(artifacts, name, version)
-    spec, examples = _infer_spec(source, name, example_inputs)
+    spec, examples = _infer_spec(source, name, example_inputs, dynamic)
+    spec = kinds.apply_overrides(spec, kind_overrides)
     reachable = list(plan(source.lane))
     formats = list(formats) if formats else reachable
     unknown = [f for f in formats if f not in reachable]
@@ -74,17 +91,16 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
                         f"reachable: {', '.join(reachable)}")
     split = split_examples(examples, None if labels is None else np.asarray(labels))
     entries = export_model(source, spec, formats, artifacts, split,
-                           atol=gates.FLOAT_MAX_ABS_DIFF if atol is None else atol, version_=version,
-                           log=log or (lambda e: None))
+                           thresholds=thresholds, version_=version, log=log or (lambda e: None))
     _publish(artifacts, entries)
     return entries
 
 
-def _infer_spec(source: Source, name: str, examples):
+def _infer_spec(source: Source, name: str, examples, dynamic=None):
     from rosetta.sources import infer_spec
 
     try:
-        return infer_spec(source, name, examples)
+        return infer_spec(source, name, examples, dynamic)
     except (SpecError, SourceError):
         raise
     except Exception as exc:  # noqa: BLE001 - the model itself failed on its examples: say so, plainly

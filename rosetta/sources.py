@@ -1,6 +1,7 @@
 """A source model from any of the three frameworks: load it, detect its framework, describe and run it.
 
-A source is a Keras 3 `.keras` file, a PyTorch `torch.export` program (`.pt2`), or `package.module:factory`,
+A source is a Keras 3 `.keras` file, a PyTorch `torch.export` program (`.pt2`), an ONNX file or a TensorFlow
+SavedModel directory (rosetta.model_files), or `package.module:factory`,
 a callable returning a Keras model, a `torch.nn.Module`, or for JAX an `(apply_fn, variables)` pair. The
 framework is detected from the object, never asked. Frameworks are imported only when a source needs them.
 """
@@ -16,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from rosetta import keras_backends
-from rosetta.core.spec import ModelSpec, SpecError, TensorSpec, batch_size
+from rosetta import keras_backends, output_kinds
+from rosetta.core.spec import ModelSpec, SpecError, TensorSpec, batch_chunks, batch_size
 from rosetta.jax_function import JaxFunction
+from rosetta.model_files import ModelFile, ModelFileError, load_model_file
 
 CHUNK = 1000  # rows per source call when computing reference outputs
 LAYOUTS = {"torch": "NCHW", "keras": "NHWC", "jax": "NHWC"}  # each framework's convention for rank-4 images
@@ -36,17 +38,17 @@ class SourceError(ValueError):
 @dataclass(frozen=True)
 class Source:
     lane: str  # the export graph's source node: "keras" | "torch" | "jax", or Keras on another backend:
-    # "keras-jax" | "keras-torch" (its Keras backend, fixed per process, decides which converters can run it)
-    model: Any  # keras.Model | torch.nn.Module | torch.export.ExportedProgram | JaxFunction
+    # "keras-jax" | "keras-torch" (its Keras backend, fixed per process, decides which converters can run it),
+    # or a model file: "onnx-file" | "savedmodel-dir"
+    model: Any  # keras.Model | torch.nn.Module | torch.export.ExportedProgram | JaxFunction | ModelFile
     origin: str  # what it was loaded from: a path, "module:factory", or a description
 
     def predict(self, spec: ModelSpec, inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
         """The source's outputs on named inputs, in bounded chunks, as {spec output name: array}."""
-        n = batch_size(inputs)
         run = framework(self.lane)
-        parts = [name_outputs(spec, _call(run, self.model, [np.ascontiguousarray(inputs[k][i:i + CHUNK])
+        parts = [name_outputs(spec, _call(run, self.model, [np.ascontiguousarray(inputs[k][i:j])
                                                             for k in spec.input_names]))
-                 for i in range(0, n, CHUNK)]
+                 for i, j in batch_chunks(spec, batch_size(inputs), CHUNK)]
         return {name: np.concatenate([p[name] for p in parts]) for name in spec.output_names}
 
     def call(self, *inputs: np.ndarray) -> Any:
@@ -59,9 +61,18 @@ class Source:
 
 
 # --- loading ----------------------------------------------------------------------------------------------------
-def load_source(text: str) -> Source:
-    """`model.keras`, `program.pt2` or `package.module:factory`."""
+def load_source(text: str, signature: str | None = None) -> Source:
+    """`model.keras`, `program.pt2`, `model.onnx`, a SavedModel directory (its `signature`, default
+    serving_default) or `package.module:factory`."""
     path = Path(text)
+    try:
+        model_file = load_model_file(path, signature)
+    except ModelFileError as exc:
+        raise SourceError(str(exc)) from None
+    if model_file is not None:
+        return Source(model_file.lane, model_file, str(path))
+    if signature is not None:
+        raise SourceError(f"{text}: --signature is for a SavedModel directory")
     if path.suffix == ".keras":
         if not path.is_file():
             raise SourceError(f"{text}: no such file")
@@ -82,8 +93,8 @@ def load_source(text: str) -> Source:
             raise SourceError(f"{text}: not a torch.export program ({type(exc).__name__}: {exc})") from None
     if ":" in text and not path.exists():
         return detect(_call_factory(text), text)
-    raise SourceError(f"{text}: unknown source; give a .keras file, a .pt2 torch.export program, or "
-                      "package.module:factory")
+    raise SourceError(f"{text}: unknown source; give a .keras file, a .pt2 torch.export program, an .onnx file, "
+                      "a SavedModel directory, or package.module:factory")
 
 
 def _call_factory(text: str) -> Any:
@@ -193,14 +204,66 @@ def _output_names(source: Source, count: int, returned: Any) -> list[str]:
 
 
 # --- describing a user's model --------------------------------------------------------------------------------
-def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | np.ndarray) -> tuple[ModelSpec, dict]:
+Ranges = dict[int, tuple[int, int | None] | None]  # axis -> (min, max) or None: free, no declared range
+
+
+def free_dims(spec: TensorSpec, axes: Ranges) -> TensorSpec:
+    """`spec` with the given axes free (-1) and their declared ranges (axis 0, the batch, is free already)."""
+    if not axes:
+        return spec
+    bad = [a for a in axes if not 0 <= a < len(spec.shape)]
+    if bad:
+        raise SpecError(f"{spec.name}: no axis {bad} in shape {list(spec.shape)}")
+    shape = tuple(-1 if a in axes else d for a, d in enumerate(spec.shape))
+    ranges = tuple(axes.get(a) for a in range(len(shape)))
+    return TensorSpec(spec.name, spec.datatype, shape, spec.layout, spec.kind, ranges)
+
+
+def declared_dims(source: Source, order: list[str]) -> dict[str, Ranges]:
+    """The dynamic dimensions a source declares itself: a torch.export program's symbolic dimensions with their
+    Dim ranges (the batch's included), a Keras model's None input dimensions past the batch."""
+    if source.lane == "torch":
+        import torch
+
+        if isinstance(source.model, torch.export.ExportedProgram):
+            return _program_dims(source.model, order)
+    if framework(source.lane) == "keras":
+        inputs = getattr(source.model, "inputs", None) or []
+        return {n: {a: None for a, d in enumerate(t.shape) if a > 0 and d is None}
+                for n, t in zip(order, inputs) if any(d is None for d in t.shape[1:])}
+    return {}
+
+
+def _program_dims(program: Any, order: list[str]) -> dict[str, Ranges]:
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    out: dict[str, Ranges] = {}
+    for name, node_name in zip(order, program.graph_signature.user_inputs):
+        val = placeholders[node_name].meta.get("val")
+        axes: Ranges = {}
+        for axis, d in enumerate(getattr(val, "shape", ())):
+            if isinstance(d, int):
+                continue
+            bounds = program.range_constraints.get(d.node.expr)
+            low = int(bounds.lower) if bounds is not None and bounds.lower.is_finite else 1
+            high = int(bounds.upper) if bounds is not None and bounds.upper.is_finite else None
+            axes[axis] = (max(1, low), high)
+        if axes:
+            out[name] = axes
+    return out
+
+
+def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | np.ndarray,
+               dynamic: Mapping[str, Ranges] | None = None) -> tuple[ModelSpec, dict]:
     """The spec of a user's model from its example inputs and what the model returns on a few of them.
 
     `examples` is one array (a one-input model: named after the model's own input) or a mapping of input name ->
     array (order: the model's own input order when the framework records one, else the mapping's order).
-    Returns the spec and the examples keyed by input name. A rank-2 float output with 2+ columns is taken as a
-    classifier output: "probabilities" when its rows are distributions, else "logits".
+    `dynamic` names free non-batch axes the source cannot declare itself ({input: {axis: (min, max) | None}}).
+    Returns the spec and the examples keyed by input name. Each output's kind is inferred from its values
+    (rosetta.output_kinds).
     """
+    if isinstance(source.model, ModelFile):  # a file declares its inputs itself
+        return source.model.infer_spec(name, examples)
     own = source.input_names()
     if not isinstance(examples, Mapping):
         examples = {(own[0] if own else "input"): np.asarray(examples)}
@@ -211,17 +274,16 @@ def infer_spec(source: Source, name: str, examples: Mapping[str, np.ndarray] | n
     elif own and len(own) == len(examples) and len(examples) > 1:
         raise SpecError(f"{source.origin}: example inputs are named {sorted(examples)}, the model's inputs are "
                         f"{own}; name the .npz arrays after the model's inputs")
-    inputs = tuple(TensorSpec.like(n, examples[n], LAYOUTS[framework(source.lane)] if examples[n].ndim == 4 else None)
+    declared = declared_dims(source, order)
+    for n, axes in (dynamic or {}).items():
+        if n not in examples:
+            raise SpecError(f"{source.origin}: a dynamic dimension of {n!r}, which is not an input ({order})")
+        declared.setdefault(n, {}).update(axes)
+    inputs = tuple(free_dims(TensorSpec.like(n, examples[n], LAYOUTS[framework(source.lane)]
+                                             if examples[n].ndim == 4 else None), declared.get(n, {}))
                    for n in order)
-    raw = _call(framework(source.lane), source.model, [examples[n][:2] for n in order])
+    raw = _call(framework(source.lane), source.model, [examples[n][:output_kinds.ROWS] for n in order])
     values = list(raw.values()) if isinstance(raw, Mapping) else raw if isinstance(raw, list) else [raw]
     out_names = _output_names(source, len(values), raw)
-    outputs = []
-    for out_name, value in zip(out_names, values):
-        value = np.asarray(value)
-        kind = None
-        if value.ndim == 2 and value.shape[1] >= 2 and value.dtype.kind == "f":
-            is_dist = (value >= 0).all() and np.allclose(value.sum(1), 1.0, atol=1e-3)
-            kind = "probabilities" if is_dist else "logits"
-        outputs.append(TensorSpec.like(out_name, value, kind=kind))
+    outputs = [TensorSpec.like(n, np.asarray(v), kind=output_kinds.infer_kind(v)) for n, v in zip(out_names, values)]
     return ModelSpec(name, inputs, tuple(outputs)), examples

@@ -90,10 +90,8 @@ ZOO: tuple[ZooModel, ...] = (
     ZooModel("zoo-transformer-torch", "torch", "rosetta.zoo.torch_models:transformer_classifier",
              lambda n: {"tokens": inputs.token_embeddings(n, 16, 32, seed=4)},
              ((10,),), {},
-             description="nn.TransformerEncoder (2 layers, 4 heads, D=32, GELU, LayerNorm) -> mean-pool -> softmax",
-             known_limits={"tfjs": ("Unsupported Ops in the model before optimization Erfc",
-                                    "exact GELU becomes tf.nn.gelu, which TF lowers to Erfc; TF.js 4.22 has Erf but "
-                                    "no Erfc kernel (tensorflowjs op_list)")}),
+             # exact GELU: TF lowers it to Erfc, rewritten to 1 - Erf for TF.js (exporters/tfjs_compat.py)
+             description="nn.TransformerEncoder (2 layers, 4 heads, D=32, GELU, LayerNorm) -> mean-pool -> softmax"),
     ZooModel("zoo-convnet-torch", "torch", "rosetta.zoo.torch_models:conv_net",
              lambda n: {"images": inputs.normalized_nchw(n, (3, 32, 32), seed=5)},
              ((10,),), {"images": "NCHW"},

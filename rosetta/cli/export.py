@@ -15,8 +15,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "export", help="export a model to every format it reaches and validate each artifact in its runtime",
         description="Built-in models (trained with `rosetta train`): --model mnist-mlp|mnist-cnn|all [--lane L]. "
                     "Your own model: --model SOURCE --example-inputs X.npy|X.npz, where SOURCE is a Keras 3 .keras "
-                    "file, a torch.export .pt2 program, or package.module:factory returning a Keras model, a "
-                    "torch.nn.Module, or a JAX (apply_fn, variables) pair.")
+                    "file, a torch.export .pt2 program, an ONNX .onnx file, a TensorFlow SavedModel directory, or "
+                    "package.module:factory returning a Keras model, a torch.nn.Module, or a JAX (apply_fn, "
+                    "variables) pair.")
     export.add_argument("--model", default="all", metavar="MODEL|SOURCE",
                         help=f"{', '.join(contract.BUILTIN_MODELS)}, all (default), or your model's SOURCE")
     export.add_argument("--lane", choices=[*contract.LANES, "all"], default="all", help="built-in models only")
@@ -26,10 +27,35 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--labels", type=Path, help=".npy of integer labels of the examples: adds accuracy gates")
     export.add_argument("--name", help="the model's name in the manifest, the servers and the site")
     export.add_argument("--atol", type=float, default=None, help="float artifacts' max |diff| gate (default 1e-5)")
+    export.add_argument("--signature", default=None, metavar="NAME",
+                        help="a SavedModel directory's signature to export (default serving_default)")
+    export.add_argument("--output-kind", nargs="+", default=None, metavar="OUTPUT=KIND",
+                        help="an output's kind (probabilities, logits, multilabel, embedding, regression) instead "
+                             "of the inferred one: chooses its quantized gate")
+    export.add_argument("--gate", nargs="+", default=None, metavar="NAME=VALUE",
+                        help="a gate threshold for this run (atol, argmax_agreement, accuracy_drop, label_f1, "
+                             "cosine, sqnr_db)")
+    export.add_argument("--dynamic", action="append", type=dynamic_axis, default=[], metavar="INPUT:AXIS[=MIN:MAX]",
+                        help="a non-batch axis of any size (sequence length, image H/W), optionally bounded; "
+                             "repeatable. A .pt2's Dims and a Keras model's None dimensions are read from the model")
     export.add_argument("--artifacts", type=Path, default=None, help="output directory (default: --out)")
     export.add_argument("--version", type=positive_int, default=None, metavar="N",
                         help="publish as version N (refused if DIR/<model>/N/ exists); default: the next free one")
     export.set_defaults(func=run)
+
+
+def dynamic_axis(text: str) -> tuple[str, int, tuple[int, int | None] | None]:
+    """INPUT:AXIS or INPUT:AXIS=MIN:MAX (MAX may be empty: unbounded)."""
+    try:
+        where, _, bounds = text.partition("=")
+        name, _, axis = where.rpartition(":")
+        low, _, high = bounds.partition(":")
+        if not name or int(axis) < 1:
+            raise ValueError
+        return name, int(axis), ((int(low), int(high) if high else None) if bounds else None)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected INPUT:AXIS or INPUT:AXIS=MIN:MAX with AXIS >= 1 "
+                                         "(axis 0 is the batch)") from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -48,8 +74,10 @@ def _export_builtins(args: argparse.Namespace, out: Path) -> list[Entry]:
     from rosetta.core import manifest
     from rosetta.exporters.graph import plan
 
-    if args.example_inputs or args.labels or args.name:
-        raise UsageError(f"--example-inputs/--labels/--name are for your own model; {args.model!r} is built in")
+    if (args.example_inputs or args.labels or args.name or args.signature or args.output_kind or args.gate
+            or args.dynamic):
+        raise UsageError("--example-inputs/--labels/--name/--signature/--output-kind/--gate/--dynamic are for your "
+                         f"own model; {args.model!r} is built in")
     names = lanes(args.lane)
     for name in names:
         missing = [f for f in args.format or [] if f not in plan(name)]
@@ -79,5 +107,22 @@ def _export_user_model(args: argparse.Namespace, out: Path) -> list[Entry]:
         raise UsageError(f"--model {args.model}: give --example-inputs X.npy|X.npz (validation and int8 "
                          "calibration rows)")
     console.print(f"[bold]exporting {args.model}[/]")
+    dynamic: dict[str, dict] = {}
+    for name, axis, bounds in args.dynamic:
+        dynamic.setdefault(name, {})[axis] = bounds
     return export(args.model, args.example_inputs, labels=args.labels, name=args.name, formats=args.format,
-                  atol=args.atol, artifacts=out, version=args.version, log=log_cell)
+                  atol=args.atol, artifacts=out, version=args.version, log=log_cell, output_kinds=args.output_kind,
+                  gates=_gate_values(args.gate), signature=args.signature, dynamic=dynamic or None)
+
+
+def _gate_values(items: list[str] | None) -> dict[str, float]:
+    values = {}
+    for item in items or []:
+        name, sep, text = item.partition("=")
+        try:
+            values[name] = float(text) if sep and name else float("nan")
+        except ValueError:
+            values[name] = float("nan")
+        if values[name] != values[name]:
+            raise UsageError(f"--gate {item!r}: expected NAME=NUMBER")
+    return values

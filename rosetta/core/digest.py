@@ -21,5 +21,9 @@ def describe_files(path: Path) -> dict[str, Any]:
     files = sorted(p for p in path.rglob("*") if p.is_file())
     listing = [{"path": str(p.relative_to(path)), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
                for p in files]
-    tree = hashlib.sha256("".join(f"{f['path']} {f['sha256']}\n" for f in listing).encode()).hexdigest()
-    return {"bytes": sum(f["bytes"] for f in listing), "sha256": tree, "files": listing}
+    return {"bytes": sum(f["bytes"] for f in listing), "sha256": tree_sha256(listing), "files": listing}
+
+
+def tree_sha256(listing: list[dict[str, Any]]) -> str:
+    """A directory's hash from its files' (path, sha256) listing, sorted by path as describe_files lists them."""
+    return hashlib.sha256("".join(f"{f['path']} {f['sha256']}\n" for f in listing).encode()).hexdigest()

@@ -91,6 +91,10 @@ class Entry:
     ops: dict[str, int] | None = None  # TFLite operator histogram
     export_seconds: float | None = None
     validate_seconds: float | None = None
+    # What the cell cost: wall seconds, and the exporter's process tree's RSS (start, peak, peak - start) in bytes
+    resources: dict[str, Any] | None = None
+    # Free axes past the batch: the shapes validated, or the static shape the artifact's format gave an axis
+    shapes: dict[str, Any] | None = None
     error: str | None = None  # why a cell failed (the converter's, runtime's or gate's words)
     extra: dict[str, Any] = field(default_factory=dict)  # fields this code does not know: kept as written
 

@@ -4,7 +4,8 @@ exporter through the manifest to the servers and the download site.
 The JSON form follows the Open Inference Protocol's model metadata (`name`, `datatype`, `shape` with -1
 for a free dimension), which the ONNX Runtime server emits as is, with two Rosetta fields: an input's
 `layout` (e.g. "NCHW": every artifact takes it as the source does, never silently transposed) and an
-output's `kind` ("probabilities" or "logits" mark a classifier output, gated on argmax agreement).
+output's `kind` ("probabilities" or "logits" mark a classifier output, gated on argmax agreement; "multilabel",
+"embedding" and "regression" choose the other quantized gates).
 """
 from __future__ import annotations
 
@@ -19,6 +20,9 @@ DATATYPES = {"BOOL": "bool", "UINT8": "uint8", "INT8": "int8", "INT16": "int16",
              "INT64": "int64", "FP16": "float16", "FP32": "float32", "FP64": "float64"}
 NUMPY_TO_DATATYPE = {v: k for k, v in DATATYPES.items()}
 CLASSIFIER_KINDS = ("probabilities", "logits")
+# What an output means, which decides how a quantized artifact is judged on it (rosetta.exporters.gates):
+# a classifier's scores, independent sigmoid labels, a vector compared by angle, or plain numbers.
+KINDS = (*CLASSIFIER_KINDS, "multilabel", "embedding", "regression")
 BATCH = -1  # dimension 0 of every tensor: any batch size
 
 
@@ -32,7 +36,10 @@ class TensorSpec:
     datatype: str  # OIP datatype, e.g. "FP32"
     shape: tuple[int, ...]  # -1: any size; dimension 0 is the batch
     layout: str | None = None  # inputs: axis letters, e.g. "NCHW", "NHWC", "NHW"; None when not meaningful
-    kind: str | None = None  # outputs: "probabilities" | "logits" (a classifier) | None
+    kind: str | None = None  # outputs: one of KINDS ("probabilities" | "logits": a classifier) | None
+    # Per axis, the sizes a free (-1) dimension may take, as the source declared them (a torch.export Dim's
+    # min/max): (min, max), max None for unbounded; None on a fixed axis or where nothing was declared.
+    ranges: tuple[tuple[int, int | None] | None, ...] | None = None
 
     def __post_init__(self) -> None:
         if not self.name or not isinstance(self.name, str):
@@ -46,8 +53,19 @@ class TensorSpec:
         object.__setattr__(self, "shape", shape)
         if self.layout is not None and len(self.layout) != len(shape):
             raise SpecError(f"{self.name}: layout {self.layout!r} does not match rank {len(shape)}")
-        if self.kind is not None and self.kind not in CLASSIFIER_KINDS:
-            raise SpecError(f"{self.name}: unknown kind {self.kind!r}; valid: {', '.join(CLASSIFIER_KINDS)}")
+        if self.kind is not None and self.kind not in KINDS:
+            raise SpecError(f"{self.name}: unknown kind {self.kind!r}; valid: {', '.join(KINDS)}")
+        object.__setattr__(self, "ranges", _check_ranges(self.name, shape, self.ranges))
+
+    @property
+    def free_axes(self) -> tuple[int, ...]:
+        """Non-batch axes of any size (sequence length, image height/width)."""
+        return tuple(i for i, d in enumerate(self.shape) if i > 0 and d == BATCH)
+
+    def range(self, axis: int) -> tuple[int, int | None]:
+        """The sizes a free axis may take: the declared range, else (1, None) (the batch: any size >= 1)."""
+        declared = self.ranges[axis] if self.ranges else None
+        return declared if declared is not None else (1, None)
 
     @property
     def dtype(self) -> np.dtype:
@@ -74,6 +92,15 @@ class TensorSpec:
             raise SpecError(f"{self.name}: dtype {array.dtype}, expected {self.dtype} ({self.datatype})")
         if array.ndim != len(self.shape) or any(d != BATCH and d != a for d, a in zip(self.shape, array.shape)):
             raise SpecError(f"{self.name}: shape {list(array.shape)}, expected {list(self.shape)}")
+        self.check_sizes(array.shape)
+
+    def check_sizes(self, shape: tuple[int, ...]) -> None:
+        """Raise SpecError when a free dimension's size is outside the range the source declared."""
+        for axis, size in enumerate(shape):
+            low, high = self.range(axis) if self.shape[axis] == BATCH else (size, size)
+            if size < low or (high is not None and size > high):
+                what = "batch" if axis == 0 else f"dimension {axis}"
+                raise SpecError(f"{self.name}: {what} is {size}; the model takes {low}..{high or 'any'}")
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "datatype": self.datatype, "shape": list(self.shape)}
@@ -81,13 +108,17 @@ class TensorSpec:
             out["layout"] = self.layout
         if self.kind:
             out["kind"] = self.kind
+        if self.ranges:
+            out["ranges"] = [list(r) if r else None for r in self.ranges]
         return out
 
     @classmethod
     def from_json(cls, raw: Mapping[str, Any]) -> TensorSpec:
         try:
-            return cls(raw["name"], raw["datatype"], tuple(raw["shape"]), raw.get("layout"), raw.get("kind"))
-        except (KeyError, TypeError) as exc:
+            ranges = raw.get("ranges")
+            return cls(raw["name"], raw["datatype"], tuple(raw["shape"]), raw.get("layout"), raw.get("kind"),
+                       tuple(tuple(r) if r else None for r in ranges) if ranges else None)
+        except (KeyError, TypeError, ValueError) as exc:
             raise SpecError(f"tensor {dict(raw)!r}: needs name, datatype and shape ({exc!r})") from None
 
     @classmethod
@@ -166,6 +197,39 @@ class ModelSpec:
                        tuple(TensorSpec.from_json(t) for t in raw["outputs"]), raw.get("description", ""))
         except (KeyError, TypeError) as exc:
             raise SpecError(f"model spec: needs name, inputs and outputs ({exc!r})") from None
+
+
+def _check_ranges(name: str, shape: tuple[int, ...], ranges) -> tuple[tuple[int, int | None] | None, ...] | None:
+    """Ranges aligned with the shape, only on free axes, 1 <= min <= max; all-None collapses to None."""
+    if ranges is None:
+        return None
+    ranges = tuple(None if r is None else (int(r[0]), None if r[1] is None else int(r[1])) for r in ranges)
+    if len(ranges) != len(shape):
+        raise SpecError(f"{name}: ranges {list(ranges)} do not match rank {len(shape)}")
+    for axis, r in enumerate(ranges):
+        if r is None:
+            continue
+        if shape[axis] != BATCH:
+            raise SpecError(f"{name}: axis {axis} has fixed size {shape[axis]}; only a free (-1) axis has a range")
+        if r[0] < 1 or (r[1] is not None and r[1] < r[0]):
+            raise SpecError(f"{name}: axis {axis} range {list(r)} must have 1 <= min <= max")
+    return ranges if any(r is not None for r in ranges) else None
+
+
+def batch_chunks(spec: ModelSpec, rows: int, preferred: int) -> list[tuple[int, int]]:
+    """[start, stop) row ranges of at most `preferred` rows that respect every input's batch range (a chunk of 1
+    for a model exported with batch >= 2 would fail): the last chunk is merged or rebalanced when too small."""
+    low, high = 1, preferred
+    for t in spec.inputs:
+        lo, hi = t.range(0)
+        low, high = max(low, lo), min(high, hi) if hi is not None else high
+    high = max(high, low)
+    bounds = [(i, min(i + high, rows)) for i in range(0, rows, high)]
+    if len(bounds) > 1 and bounds[-1][1] - bounds[-1][0] < low:
+        start = bounds[-2][0]
+        middle = (start + rows) // 2
+        bounds[-2:] = [(start, middle), (middle, rows)]
+    return bounds
 
 
 def check_model_name(name: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 from kserve.errors import InvalidInput
 
-from rosetta.core.spec import TensorSpec
+from rosetta.core.spec import SpecError, TensorSpec
 
 
 def fmt_shape(shape: Sequence[int]) -> str:
@@ -66,6 +66,10 @@ def check_input(x: np.ndarray, t: TensorSpec, max_rows: int) -> None:
     if rows > max_rows:
         raise InvalidInput(f"batch of {rows} rows in input '{t.name}' exceeds the limit of {max_rows} per request; "
                            "split it")
+    try:
+        t.check_sizes(x.shape)  # a free dimension within the range the model was exported for
+    except SpecError as exc:
+        raise InvalidInput(f"input {exc}") from None
     if x.dtype != t.dtype:
         raise InvalidInput(f"input '{t.name}' must be {t.datatype} ({t.dtype.name}), got {x.dtype.name}")
     if t.dtype.kind == "f" and not np.isfinite(x).all():

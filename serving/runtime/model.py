@@ -16,7 +16,7 @@ from rosetta.core.spec import TensorSpec
 from rosetta.serving.protocols.tensors import check_inputs
 from rosetta.serving.protocols.v2_inputs import binary_flags, inputs_from_request, requested_outputs
 from rosetta.serving.runtime.batcher import DirectRunner, DynamicBatcher, Tensors
-from rosetta.serving.runtime.repository import IntegrityError, read_verified
+from rosetta.serving.runtime.repository import IntegrityError, read_verified, verify_files
 from rosetta.serving.runtime.session import create_session
 from rosetta.serving.server.config import ServeConfig
 from rosetta.serving.server.metrics import BATCH_SIZE
@@ -74,8 +74,9 @@ def _mismatches(side: str, declared: tuple[TensorSpec, ...], actual: list[Any]) 
 
 
 def _warmup_inputs(model: ServedVersion) -> Tensors:
-    """One row of zeros per input; free non-batch dimensions take size 1."""
-    return {t.name: np.zeros([1 if d == -1 else d for d in (1, *t.shape[1:])], t.dtype) for t in model.spec.inputs}
+    """The smallest batch of zeros the spec allows; free non-batch dimensions take their smallest size."""
+    return {t.name: np.zeros([t.range(a)[0] if d == -1 else d for a, d in enumerate(t.shape)], t.dtype)
+            for t in model.spec.inputs}
 
 
 class OnnxModel(Model):
@@ -95,7 +96,11 @@ class OnnxModel(Model):
         return self.served.version
 
     def load(self) -> bool:
-        data = read_verified(self.path, self.served)
+        if self.served.entry.files:  # external data: ORT reads the verified files beside the model file
+            verify_files(self.path.parent, self.served)
+            data: bytes | str = str(self.path)
+        else:
+            data = read_verified(self.path, self.served)
         try:
             session = create_session(data, self.config.intra_op_threads)
         except Exception as exc:  # ORT's own errors (not a model, unsupported opset, external data)

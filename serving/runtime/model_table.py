@@ -53,6 +53,8 @@ class ModelTable:
         self.repository = Path(repository)
         self.on_new_model = on_new_model
         self._failed: dict[Key, tuple] = {}
+        self.refused: dict[Key, str] = {}  # versions the served set names that did not load, and why
+        self._served_names: list[str] = []
         self._draining: set[asyncio.Task] = set()
 
     def models(self) -> dict[str, VersionedModel]:
@@ -74,13 +76,14 @@ class ModelTable:
                 model = OnnxModel(m, stage_version(m, self.repository), self.config)
                 model.load()
             except (IntegrityError, OSError) as exc:
-                errors[m.key] = str(exc)
+                errors[m.key] = self.refused[m.key] = str(exc)
                 self._failed[m.key] = _fingerprint(m)
                 VERSION_EVENTS.labels(m.name, "failed").inc()
                 log.error("not serving %s v%d: %s", m.name, m.version, exc)
                 remove_version(self.repository, m.name, m.version)
                 continue
             self._failed.pop(m.key, None)
+            self.refused.pop(m.key, None)
             loaded[m.key] = model
             VERSION_EVENTS.labels(m.name, "loaded").inc()
             log.info("loaded %s v%d", m.name, m.version)
@@ -92,6 +95,9 @@ class ModelTable:
         nothing of it, or only versions that failed): a model is never left with no version."""
         fronts = self.models()
         changed, retired = False, []
+        self._served_names = list(served.names)
+        wanted_keys = {m.key for m in served.versions}
+        self.refused = {k: why for k, why in self.refused.items() if k in wanted_keys}
         for name in sorted(set(fronts) | set(served.names)):
             front = fronts.get(name)
             have = front.loaded() if front else {}
@@ -115,6 +121,21 @@ class ModelTable:
             VERSIONS_LOADED.labels(name).set(len(versions))
             log.info("%s: serving versions %s, labels %s", name, sorted(versions), labels)
         return changed, retired
+
+    def unavailable(self) -> dict[str, str]:
+        """Models the manifest serves that have no loaded version, each with why (its refused versions)."""
+        fronts = self.models()
+        out = {}
+        for name in self._served_names:
+            if name not in fronts or not fronts[name].loaded():
+                reasons = [why for (n, _), why in sorted(self.refused.items()) if n == name]
+                out[name] = "; ".join(reasons) or "not loaded yet"
+        return out
+
+    def degraded(self) -> dict[str, str]:
+        """Served models still answering from older versions because a newer one was refused: version -> why."""
+        fronts = self.models()
+        return {f"{n} v{v}": why for (n, v), why in sorted(self.refused.items()) if n in fronts and fronts[n].loaded()}
 
     def retire(self, models: list[OnnxModel]) -> None:
         """On the event loop: close each version once its in-flight requests are done, in the background."""

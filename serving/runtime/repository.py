@@ -10,6 +10,7 @@ import shutil
 from pathlib import Path
 
 from rosetta.core.atomic import atomic_file
+from rosetta.core.digest import file_sha256, tree_sha256
 from rosetta.core.manifest import ServedVersion
 
 MODEL_FILE = "model.onnx"
@@ -36,9 +37,50 @@ def read_verified(path: Path, model: ServedVersion) -> bytes:
     return data
 
 
+def _listing(model: ServedVersion) -> list[dict]:
+    """A multi-file artifact's files (an ONNX model with external data), checked against the entry's hash."""
+    files = model.entry.files or []
+    if not files or tree_sha256(files) != model.sha256:
+        raise IntegrityError(f"{model.name} v{model.version}: the manifest's file list does not match its SHA-256")
+    return files
+
+
+def _copy_verified(src: Path, dst: Path, expected: str, model: ServedVersion) -> None:
+    """Stream src to dst (atomically), hashing on the way: a multi-gigabyte weights file never sits in memory."""
+    digest = hashlib.sha256()
+    try:
+        with atomic_file(dst) as tmp, open(src, "rb") as fin, open(tmp, "wb") as fout:
+            for block in iter(lambda: fin.read(1 << 22), b""):
+                digest.update(block)
+                fout.write(block)
+            if digest.hexdigest() != expected:
+                raise IntegrityError(f"{model.name} v{model.version}: refusing {src}: SHA-256 {digest.hexdigest()} "
+                                     f"does not match the manifest's {expected}")
+    except OSError as exc:
+        raise IntegrityError(f"{model.name} v{model.version}: cannot read {src} ({exc.strerror})") from None
+
+
+def verify_files(directory: Path, model: ServedVersion) -> None:
+    """Every file of a multi-file artifact in `directory` has the SHA-256 its manifest entry lists."""
+    for f in _listing(model):
+        path = Path(directory) / f["path"]
+        try:
+            digest = file_sha256(path)
+        except OSError as exc:
+            raise IntegrityError(f"{model.name} v{model.version}: cannot read {path} ({exc.strerror})") from None
+        if digest != f["sha256"]:
+            raise IntegrityError(f"{model.name} v{model.version}: refusing {path}: SHA-256 {digest} does not match "
+                                 f"the manifest's {f['sha256']}")
+
+
 def stage_version(model: ServedVersion, repository: Path) -> Path:
-    """Copy one verified artifact into the repository layout; returns the model file."""
+    """Copy one verified artifact into the repository layout; returns the model file. An ONNX model with
+    external data brings its data file(s), each verified, into the same folder."""
     target = model_path(repository, model)
+    if model.entry.files:
+        for f in _listing(model):
+            _copy_verified(model.source.parent / f["path"], target.parent / f["path"], f["sha256"], model)
+        return target
     data = read_verified(model.source, model)
     with atomic_file(target) as tmp:  # a concurrent reader sees the old file or the new one
         tmp.write_bytes(data)

@@ -26,6 +26,7 @@ def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:
     return opts
 
 
-def create_session(model_bytes: bytes, intra_op_threads: int = 1) -> ort.InferenceSession:
-    """Load from the bytes already hash-checked, not from the path, so what runs is what was verified."""
-    return ort.InferenceSession(model_bytes, session_options(intra_op_threads), providers=["CPUExecutionProvider"])
+def create_session(model: bytes | str, intra_op_threads: int = 1) -> ort.InferenceSession:
+    """Load from the bytes already hash-checked, not from the path, so what runs is what was verified; a model
+    with external data loads from its path (ORT reads the data files beside it, verified just before)."""
+    return ort.InferenceSession(model, session_options(intra_op_threads), providers=["CPUExecutionProvider"])

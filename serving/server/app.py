@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import sys
 import tempfile
@@ -27,8 +28,9 @@ from rosetta.serving.server.dataplane import ServingDataPlane
 from rosetta.serving.server.grpc_server import ServingGRPCServer
 from rosetta.serving.server.metrics import ModelLabels
 from rosetta.serving.server.rest_server import ServingRESTServer
-from rosetta.serving.server.workers import run_workers
+from rosetta.serving.server.workers import READY_FILE_ENV, run_workers
 
+log = logging.getLogger("rosetta.serving")
 GRACE_PERIOD_S = 5  # in-flight requests of this model take milliseconds; k8s allows 30 s in total
 
 
@@ -42,7 +44,8 @@ class ServingModelServer(ModelServer):
         self.serve_config = config
         self.table = table
         expected = sorted(table.models())
-        self.dataplane = ServingDataPlane(self.registered_models, expected)
+        self.dataplane = ServingDataPlane(self.registered_models, expected, table.unavailable, config.strict_models,
+                                          table.degraded)
         self.labels = ModelLabels(expected)
         table.on_new_model = self.labels.add  # bounded: only names the manifest serves
         configure_logging(config.log_level)
@@ -74,7 +77,9 @@ class ServingModelServer(ModelServer):
         period = self.serve_config.poll_seconds
         reload = asyncio.create_task(Reloader(self.table, self.serve_config.artifacts, period).run(),
                                      name="reload") if period > 0 else None
+        announce = asyncio.create_task(self._announce_ready(), name="announce")
         await asyncio.wait([rest, grpc], return_when=asyncio.FIRST_COMPLETED)
+        announce.cancel()
         if reload is not None:
             reload.cancel()
         self._rest_server._server.should_exit = True  # kserve's RESTServer keeps its uvicorn.Server there
@@ -84,6 +89,17 @@ class ServingModelServer(ModelServer):
                 raise RuntimeError(f"{task.get_name()} server failed: {result!r}") from result
         for model in self.registered_models.get_models().values():
             model.stop()
+
+
+    async def _announce_ready(self) -> None:
+        """Tell a supervisor waiting on this worker (a rolling restart) that it accepts requests: the file named
+        by READY_FILE_ENV appears once the REST server listens."""
+        path = os.environ.get(READY_FILE_ENV)
+        if not path:
+            return
+        while not self._rest_server._server.started:
+            await asyncio.sleep(0.05)
+        Path(path).touch()
 
 
 def configure_logging(level: str) -> None:
@@ -98,14 +114,18 @@ def configure_logging(level: str) -> None:
 
 def load_table(config: ServeConfig, repository: Path) -> ModelTable:
     """Every served version, hash-checked, loaded and warmed up. A version that fails is skipped if its model
-    has another that loads (as hot reload would); a model with no loadable version is an IntegrityError."""
+    has another that loads (as hot reload would). A model with no loadable version is an IntegrityError with
+    --strict-models; by default it is logged and reported by readiness while the others are served. No model
+    at all is an IntegrityError either way: there is nothing to serve."""
     served_set = served(config.artifacts, FORMAT)
     table = ModelTable(ModelRepository(), config, repository)
-    loaded, errors = table.load(list(served_set.versions))
+    loaded, _ = table.load(list(served_set.versions))
     table.apply(served_set, loaded)
-    missing = [name for name in served_set.names if name not in table.models()]
-    if missing:
-        raise IntegrityError("; ".join(message for (name, _), message in sorted(errors.items()) if name in missing))
+    unavailable = table.unavailable()
+    if unavailable and (config.strict_models or not table.models()):
+        raise IntegrityError("; ".join(unavailable.values()))
+    for name, why in sorted(unavailable.items()):
+        log.error("serving the other models without %s: %s", name, why)
     return table
 
 
@@ -130,6 +150,8 @@ def serve(config: ServeConfig) -> int:
     names = ", ".join(f"{name} v{','.join(map(str, m.versions))}" for name, m in sorted(table.models().items()))
     print(f"rosetta serve: {names} from {repository}; REST http://{config.host}:{config.http_port} "
           f"gRPC {config.host}:{config.grpc_port}; manifest polled every {config.poll_seconds:g} s", file=sys.stderr)
+    for name, why in sorted(table.unavailable().items()):
+        print(f"rosetta serve: not serving {name}: {why}", file=sys.stderr)
     try:
         ServingModelServer(config, table).start()
     finally:

@@ -49,6 +49,9 @@ class ServeConfig:
     # defaults to 1 s); 0 serves what was loaded at start. A poll that finds nothing new costs one small read.
     poll_seconds: float = 2.0
     log_level: str = "WARNING"
+    # A model none of whose versions loads (corrupt file, spec mismatch): by default the others are served
+    # and readiness names it and why; strict, the server refuses to start (and is not ready while one is out).
+    strict_models: bool = False
     # Server processes sharing the ports (serving/server/workers.py): one per core this process may use.
     workers: int = available_cores()
     reuse_port: bool = False  # set by the supervisor for its workers, not a flag
@@ -90,6 +93,10 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=positive_int, default=d.workers,
                         help="server processes sharing the ports, each loading every model "
                              "(default: %(default)s, the cores available, capped by a container CPU limit)")
+    parser.add_argument("--strict-models", action="store_true",
+                        help="exit 2 at start if any model of the manifest cannot be loaded, and report not ready "
+                             "while one is unavailable (default: serve every model that loads; /v2/health/ready "
+                             "names the others and why)")
     parser.add_argument("--log-level", default=d.log_level,
                         choices=["DEBUG", "INFO", "WARNING", "ERROR"], help="(default: %(default)s)")
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 import yaml
-from fastapi import FastAPI
+from fastapi import FastAPI, Response
 from fastapi.routing import APIRouter
 from kserve.constants.constants import FASTAPI_APP_IMPORT_STRING
 from kserve.protocol.model_repository_extension import ModelRepositoryExtension
@@ -24,6 +25,7 @@ from rosetta.serving.protocols.v2_versions import register_versioned_v2_routes
 from rosetta.serving.server.artifact_site import INDEX_JSON, mount
 from rosetta.serving.server.config import ServeConfig
 from rosetta.serving.server.dataplane import ServingDataPlane
+from rosetta.serving.server.drain import DrainingHttpToolsProtocol
 from rosetta.serving.server.limits import BodySizeLimitMiddleware
 from rosetta.serving.server.metrics import ModelLabels, RestMetricsMiddleware, metrics_handler
 from rosetta.serving.server.workers import reuse_port_socket
@@ -42,6 +44,8 @@ class ServingRESTServer(RESTServer):
                          grace_period=grace_period)
         self.config.host = config.host  # kserve hard-codes 0.0.0.0
         self.config.access_log = False  # one log line per request costs more than a batch-1 inference
+        # On SIGTERM, a keep-alive connection's next request is answered (Connection: close), not reset.
+        self.config.http = DrainingHttpToolsProtocol
         self.serve_config = config
         self.labels = labels
 
@@ -62,6 +66,7 @@ class ServingRESTServer(RESTServer):
         register_tfserving_routes(app, self.dataplane)
         register_versioned_v2_routes(app, self.dataplane, self.model_repository_extension)
         root = APIRouter(include_in_schema=False)
+        root.add_api_route("/v2/health/ready", self.readiness, methods=["GET"])
         root.add_api_route("/metrics", metrics_handler, methods=["GET"])
         # Shadows kserve's load/unload routes: loading is the deployment's job, and unauthenticated it
         # would let any client take a model offline.
@@ -71,6 +76,11 @@ class ServingRESTServer(RESTServer):
         self._mount_site(app)
         schema = yaml.safe_load(OPENAPI.read_text())
         app.openapi = lambda: schema  # FastAPI's documented override; /openapi.json serves the curated document
+
+    async def readiness(self) -> Response:
+        """kserve's {"ready": ...} (200, or 503 when not ready), plus which models are not served and why."""
+        body = await self.dataplane.readiness()
+        return Response(orjson.dumps(body), status_code=200 if body["ready"] else 503, media_type="application/json")
 
     def _mount_site(self, app: FastAPI) -> None:
         """The download page at /artifacts/: an explicit --site must exist, the default one may not."""

@@ -19,7 +19,7 @@ def test_framework_is_detected_from_the_object():
 def test_factory_sources_load_and_bad_sources_say_why(tmp_path):
     assert load_source("tests.byom.user_models:jax_cnn").lane == "jax"
     for text, message in [("no.such.module:f", "cannot import"), ("tests.byom.user_models:missing", "cannot import"),
-                          ("tests.byom.user_models:SEED", "not callable"), (str(tmp_path / "m.onnx"), "unknown source"),
+                          ("tests.byom.user_models:SEED", "not callable"), (str(tmp_path / "m.onnx"), "no such file"), (str(tmp_path / "m.tflite"), "unknown source"),
                           (str(tmp_path / "absent.keras"), "no such file")]:
         with pytest.raises(SourceError, match=message):
             load_source(text)
@@ -41,7 +41,7 @@ def test_spec_of_a_two_input_keras_model_uses_its_own_names():
     assert [(t.name, t.shape, t.layout) for t in spec.inputs] == [("tabular", (-1, 8), None),
                                                                    ("image", (-1, 6, 6, 2), "NHWC")]
     assert [(t.name, t.shape, t.kind) for t in spec.outputs] == [("label", (-1, 3), "probabilities"),
-                                                                  ("score", (-1, 1), None)]
+                                                                  ("score", (-1, 1), "regression")]
     outputs = source.predict(spec, named)
     assert outputs["label"].shape == (10, 3) and np.allclose(outputs["label"].sum(1), 1, atol=1e-5)
 

@@ -97,8 +97,10 @@ def test_manifest_errors_are_one_clear_line(tmp_path, artifacts_copy):
         _served(artifacts_copy)
 
 
-def test_server_with_tampered_model_exits_2_with_message(artifacts_copy, tmp_path):
+def test_server_with_no_loadable_model_exits_2_with_message(artifacts_copy, tmp_path):
+    """Serving what is healthy needs something healthy: with every model tampered with, nothing is served."""
     (artifacts_copy / CLASSIFIER.name / "onnx" / "model.onnx").write_bytes(b"not the model")
+    (artifacts_copy / MULTI_IO.name / "onnx" / "model.onnx").write_bytes(b"not the model either")
     proc = subprocess.run([sys.executable, "-m", "rosetta.serving", "--artifacts", str(artifacts_copy),
                            "--repository", str(tmp_path / "repo"), "--http-port", "1", "--grpc-port", "2"],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)
