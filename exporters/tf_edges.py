@@ -141,8 +141,26 @@ def onnx_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
     module.model = keras_model
 
     def call(*inputs):
-        return keras_model(list(inputs) if len(inputs) > 1 else inputs[0])
+        outputs = keras_model(list(inputs) if len(inputs) > 1 else inputs[0])
+        if isinstance(outputs, (list, tuple)):
+            return [channels_first(o, t.shape) for o, t in zip(outputs, spec.outputs)]
+        return channels_first(outputs, spec.outputs[0].shape)
     _save_serving(module, call, dst, ctx)
+
+
+def channels_first(output: tf.Tensor, source_shape: tuple[int, ...]) -> tf.Tensor:
+    """onnx2tf returns rank-3+ outputs channels-last; the source's (NCHW, NCW) output is the contract. Transposed
+    back when the static shape is the source's with its axis 1 moved last (and not the source's own shape)."""
+    shape, rank = output.shape.as_list(), len(source_shape)
+    if rank < 3 or len(shape) != rank:
+        return output
+
+    def same(a: list, b: tuple) -> bool:
+        return all(x is None or y < 0 or x == y for x, y in zip(a[1:], b[1:]))
+    moved = (source_shape[0], *source_shape[2:], source_shape[1])
+    if same(shape, source_shape) or not same(shape, moved):
+        return output
+    return tf.transpose(output, [0, rank - 1, *range(1, rank - 1)])
 
 
 def _tflite_converter(src: Path) -> tf.lite.TFLiteConverter:

@@ -33,6 +33,8 @@ class Cell:
     argmax_agreement: float | None = None
     reason: str = ""  # the error (failed) or the gate shortfalls (gate-failed)
     converter: str | None = None
+    bytes: int | None = None  # the artifact's size on disk
+    outputs: dict[str, dict[str, float]] | None = None  # per output: max_abs_diff, nrmse, ... (the gate's metrics)
 
 
 def cell_from_entry(entry: Entry) -> Cell:
@@ -44,7 +46,8 @@ def cell_from_entry(entry: Entry) -> Cell:
         reason = ""
     parity = entry.parity
     return Cell(entry.model_name, entry.format, entry.status, entry.lane, parity and parity.max_abs_diff,
-                parity and parity.argmax_agreement, reason, entry.converter.get("path"))
+                parity and parity.argmax_agreement, reason, entry.converter.get("path"), entry.bytes,
+                parity and parity.outputs)
 
 
 def read_manifest(artifacts_dir: Path) -> list[Entry]:
@@ -92,7 +95,8 @@ def _one_line(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
-def markdown(grid: list[Cell], order: Iterable[str] = (), crashed: Mapping[str, str] | None = None) -> str:
+def markdown(grid: list[Cell], order: Iterable[str] = (), crashed: Mapping[str, str] | None = None,
+             skipped: Mapping[str, str] | None = None, extra: str = "") -> str:
     models, fmts = models_of(grid, order), formats_of(grid)
     index = {(c.model, c.format): c for c in grid}
     s = summary(grid, crashed)
@@ -115,12 +119,17 @@ def markdown(grid: list[Cell], order: Iterable[str] = (), crashed: Mapping[str, 
     if crashed:
         lines += ["", "## Exports that produced no manifest entries", ""]
         lines += [f"- **{model}**: {_one_line(reason)}" for model, reason in crashed.items()]
-    return "\n".join(lines) + "\n"
+    if skipped:
+        lines += ["", "## Skipped models", ""]
+        lines += [f"- **{model}**: {_one_line(reason)}" for model, reason in skipped.items()]
+    return "\n".join(lines) + "\n" + (f"\n{extra.rstrip()}\n" if extra else "")
 
 
-def to_json(grid: list[Cell], order: Iterable[str] = (), crashed: Mapping[str, str] | None = None) -> dict[str, Any]:
+def to_json(grid: list[Cell], order: Iterable[str] = (), crashed: Mapping[str, str] | None = None,
+            skipped: Mapping[str, str] | None = None) -> dict[str, Any]:
     models = models_of(grid, order)
-    return {"summary": summary(grid, crashed), "models": models, "formats": formats_of(grid),
+    return {"summary": summary(grid, crashed), "skipped_models": dict(skipped or {}), "models": models,
+            "formats": formats_of(grid),
             "cells": [asdict(c) for c in sorted(grid, key=lambda c: (models.index(c.model), c.format))]}
 
 
@@ -162,15 +171,16 @@ def png(grid: list[Cell], order: Iterable[str] = ()) -> bytes:
 
 
 def write_coverage(out_dir: Path, entries: Iterable[Entry], order: Iterable[str] = (),
-                   crashed: Mapping[str, str] | None = None) -> dict[str, Path]:
+                   crashed: Mapping[str, str] | None = None, skipped: Mapping[str, str] | None = None,
+                   extra: str = "") -> dict[str, Path]:
     """coverage.md, coverage.json and coverage.png in `out_dir`; returns their paths."""
     grid, order = cells(entries), list(order)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"md": out_dir / "coverage.md", "json": out_dir / "coverage.json", "png": out_dir / "coverage.png"}
     with atomic_file(paths["md"]) as tmp:
-        tmp.write_text(markdown(grid, order, crashed))
-    write_json(paths["json"], to_json(grid, order, crashed))
+        tmp.write_text(markdown(grid, order, crashed, skipped, extra))
+    write_json(paths["json"], to_json(grid, order, crashed, skipped))
     with atomic_file(paths["png"]) as tmp:
         tmp.write_bytes(png(grid, order))
     return paths

@@ -19,7 +19,8 @@ def build(model: ZooModel) -> Source:
 
 def run_source(model: ZooModel, source: Source, named: Mapping[str, np.ndarray]) -> list[np.ndarray]:
     """The source model's outputs, in output order, as float32 numpy (inputs in the model's own order)."""
-    out = source.call(*(named[n] for n in source.input_names() or named))
+    own = [n for n in source.input_names() or () if n in named]  # forward() may take optional flags too
+    out = source.call(*(named[n] for n in (own if len(own) == len(named) else named)))
     if isinstance(out, Mapping):
         out = [out[k] for k in source.model.output_names]
     return [np.asarray(o, dtype=np.float32) for o in (out if isinstance(out, list) else [out])]

@@ -46,6 +46,7 @@ def test_entries_survive_a_manifest_rewritten_per_run_and_crashes_are_reported(
         return subprocess.CompletedProcess(command, 0, "", "")
 
     monkeypatch.setattr(run.subprocess, "run", fake_export)
-    entries, crashed = run.run_zoo([CONV, ATTN], tmp_path, log=lambda _: None)
+    entries, crashed, skipped = run.run_zoo([CONV, ATTN], tmp_path, log=lambda _: None)
+    assert skipped == {}
     assert [(e.model_name, e.format) for e in entries] == [(CONV.name, "onnx")]
     assert list(crashed) == [ATTN.name] and "ValueError: no way to export" in crashed[ATTN.name]
