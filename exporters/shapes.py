@@ -80,7 +80,6 @@ def shapes_record(spec: ModelSpec, validation: Mapping[str, np.ndarray], second:
                  for t in spec.inputs if t.free_axes and t.name not in static} if second is not None else {}
     if validated:
         record["validated"] = validated
-    if second is not None:
-        if second.error:
-            record["source_error"] = second.error
+    if second is not None and second.error:
+        record["source_error"] = second.error
     return record
