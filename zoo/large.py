@@ -27,7 +27,7 @@ from rosetta.zoo.run import entries_for
 DEFAULT_ARTIFACTS = Path("artifacts/zoo-large")
 RUN_TARGET_S = 30 * 60
 EXTRA_MEMORY_TARGET = 3.0  # a cell's extra RSS, in multiples of the model's float32 weights
-MODEL_TIMEOUT_S = 1500
+MODEL_TIMEOUT_S = 2700
 
 
 @dataclass(frozen=True)
