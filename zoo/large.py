@@ -130,7 +130,7 @@ def cell_row(entry: Entry, float_bytes: int) -> dict:
     return {"format": entry.format, "status": entry.status, "seconds": res.get("seconds"),
             "peak_rss_bytes": res.get("peak_rss_bytes"), "extra_rss_bytes": extra,
             "extra_over_float": round(extra / float_bytes, 2) if extra is not None else None,
-            "bytes": entry.bytes, "why": entry.why()[:200] if not entry.ok else ""}
+            "bytes": entry.bytes, "why": " ".join(entry.why().split())[:200] if not entry.ok else ""}
 
 
 def _mib(n: int | None) -> str:
