@@ -76,9 +76,10 @@ def shapes_record(spec: ModelSpec, validation: Mapping[str, np.ndarray], second:
     record: dict[str, Any] = {"free_axes": {t.name: list(t.free_axes) for t in spec.inputs if t.free_axes}}
     if static:
         record["static"] = static
-    if second is not None:
-        record["validated"] = {t.name: [list(validation[t.name].shape[1:]), list(second.inputs[t.name].shape[1:])]
-                               for t in spec.inputs if t.free_axes and t.name not in static}
-        if second.error:
-            record["source_error"] = second.error
+    validated = {t.name: [list(validation[t.name].shape[1:]), list(second.inputs[t.name].shape[1:])]
+                 for t in spec.inputs if t.free_axes and t.name not in static} if second is not None else {}
+    if validated:
+        record["validated"] = validated
+    if second is not None and second.error:
+        record["source_error"] = second.error
     return record

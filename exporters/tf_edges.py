@@ -23,16 +23,19 @@ from rosetta.sources import name_outputs
 WARMUP_FILE = Path("assets.extra") / "tf_serving_warmup_requests"
 
 
-def input_signature(spec: ModelSpec) -> list[tf.TensorSpec]:
-    return [tf.TensorSpec(t.static_shape, tf.as_dtype(t.dtype), name=t.name) for t in spec.inputs]
+def input_signature(spec: ModelSpec, fixed: dict[str, tuple[int | None, ...]] | None = None) -> list[tf.TensorSpec]:
+    """The spec's inputs, None for free dimensions, except inputs whose free axes a converter had to fix."""
+    return [tf.TensorSpec((fixed or {}).get(t.name, t.static_shape), tf.as_dtype(t.dtype), name=t.name)
+            for t in spec.inputs]
 
 
-def _save_serving(module: tf.Module, fn: Callable[..., object], dst: Path, ctx: ExportContext) -> None:
+def _save_serving(module: tf.Module, fn: Callable[..., object], dst: Path, ctx: ExportContext,
+                  fixed: dict[str, tuple[int | None, ...]] | None = None) -> None:
     """Save `fn(*inputs in spec order)` as the `serving_default` signature, plus warm-up records."""
     spec = ctx.spec
 
     # autograph off: no Python control flow to convert; the signature takes the spec's named inputs.
-    @tf.function(input_signature=input_signature(spec), autograph=False)
+    @tf.function(input_signature=input_signature(spec, fixed), autograph=False)
     def serve(*inputs):
         return name_outputs(spec, fn(*inputs))
 
@@ -120,23 +123,18 @@ def fold_dynamic_reshapes(model):
 
 
 def onnx_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
-    import onnx
-    import onnx2tf
-
     spec = ctx.spec
-    with tempfile.TemporaryDirectory() as tmp:
-        # onnx2tf rewrites its input file in place: convert a copy.
-        onnx_copy = Path(tmp) / "model.onnx"
-        # The graph only: weights kept in an external data file stay there, linked beside the copy.
-        onnx.save(fold_dynamic_reshapes(onnx.load(str(src), load_external_data=False)), str(onnx_copy))
-        for data in Path(src).parent.glob(f"{Path(src).name}.data"):
-            shutil.copyfile(data, Path(tmp) / data.name)  # a copy, not a link: onnx2tf may rewrite its input
-        keras_model = onnx2tf.convert(
-            input_onnx_file_path=str(onnx_copy), output_folder_path=str(Path(tmp) / "out"),
-            # onnx2tf transposes NCHW-looking inputs to NHWC; the spec's layout is the contract: keep every
-            # input exactly as the source takes it (transposes go inside the graph).
-            keep_shape_absolutely_input_names=spec.input_names,
-            not_use_onnxsim=True, non_verbose=True, disable_model_save=True)
+    # onnx2tf keeps a free sequence length, but converts a free image height/width into a graph that returns the
+    # wrong number of rows (ResNet-50: 7 rows out for 32 in). Those axes are fixed at the example's size, and
+    # the SavedModel's signature says so (the manifest records the static shape).
+    fixed = {t.name: (None, *ctx.warmup[t.name].shape[1:]) for t in spec.inputs if len(t.shape) == 4 and t.free_axes}
+    try:
+        keras_model = _onnx2tf(src, spec, fixed)
+    except Exception:  # noqa: BLE001 - a free axis onnx2tf cannot carry: convert once more with every one fixed
+        if not any(t.free_axes for t in spec.inputs):
+            raise
+        fixed = {t.name: (None, *ctx.warmup[t.name].shape[1:]) for t in spec.inputs if t.free_axes}
+        keras_model = _onnx2tf(src, spec, fixed)
     module = tf.Module()
     module.model = keras_model
 
@@ -145,7 +143,32 @@ def onnx_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
         if isinstance(outputs, (list, tuple)):
             return [channels_first(o, t.shape) for o, t in zip(outputs, spec.outputs)]
         return channels_first(outputs, spec.outputs[0].shape)
-    _save_serving(module, call, dst, ctx)
+    _save_serving(module, call, dst, ctx, fixed)
+
+
+def _onnx2tf(src: Path, spec: ModelSpec, fixed: dict[str, tuple[int | None, ...]]):
+    """onnx2tf on a copy of the ONNX file, with the inputs in `fixed` given those static sizes."""
+    import onnx
+    import onnx2tf
+
+    with tempfile.TemporaryDirectory() as tmp:
+        # onnx2tf rewrites its input file in place: convert a copy.
+        onnx_copy = Path(tmp) / "model.onnx"
+        # The graph only: weights kept in an external data file stay there, copied beside the copy.
+        model = onnx.load(str(src), load_external_data=False)
+        for graph_input in model.graph.input:
+            for axis, size in enumerate(fixed.get(graph_input.name, ())):
+                if size is not None:
+                    graph_input.type.tensor_type.shape.dim[axis].dim_value = size
+        onnx.save(fold_dynamic_reshapes(model), str(onnx_copy))
+        for data in Path(src).parent.glob(f"{Path(src).name}.data"):
+            shutil.copyfile(data, Path(tmp) / data.name)  # a copy, not a link: onnx2tf may rewrite its input
+        return onnx2tf.convert(
+            input_onnx_file_path=str(onnx_copy), output_folder_path=str(Path(tmp) / "out"),
+            # onnx2tf transposes NCHW-looking inputs to NHWC; the spec's layout is the contract: keep every
+            # input exactly as the source takes it (transposes go inside the graph).
+            keep_shape_absolutely_input_names=spec.input_names,
+            not_use_onnxsim=True, non_verbose=True, disable_model_save=True)
 
 
 def channels_first(output: tf.Tensor, source_shape: tuple[int, ...]) -> tf.Tensor:

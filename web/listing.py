@@ -39,6 +39,7 @@ def artifact_record(model: Model, a: Artifact) -> dict[str, Any]:
         "inputs": [tensor_record(t) for t in tensors.inputs],
         "outputs": [tensor_record(t) for t in tensors.outputs],
         "signature": e.signature,
+        "shapes": e.shapes,  # free axes past the batch: the sizes validated, or the static shape the format got
     }
 
 

@@ -47,7 +47,18 @@ def _row(record: dict[str, Any]) -> str:
     return (f'<tr><th scope="row">{escape(record["format"])} <small>v{int(record["version"])}</small></th>'
             f'<td>{files}</td>'
             f'<td class="num">{size(record["bytes"])}</td><td class="num">{_percent(record["accuracy"])}</td>'
-            f"<td>{ok} {parity_text(record['parity'])}</td><td>{hashes}</td></tr>")
+            f"<td>{ok} {parity_text(record['parity'])}{_shapes_note(record.get('shapes'))}</td><td>{hashes}</td></tr>")
+
+
+def _shapes_note(shapes: dict[str, Any] | None) -> str:
+    """Free axes past the batch: the static shape this format fixed, or the sizes it was validated at."""
+    if not shapes:
+        return ""
+    if shapes.get("static"):
+        fixed = "; ".join(f"{escape(k)} {v}" for k, v in shapes["static"].items())
+        return f'<br><small class="bad">static shape: {fixed}</small>'
+    validated = "; ".join(f"{escape(k)} {' and '.join(map(str, v))}" for k, v in shapes.get("validated", {}).items())
+    return f"<br><small>validated at {validated}</small>" if validated else ""
 
 
 def _tensors(records: list[dict[str, Any]]) -> str:

@@ -27,7 +27,7 @@ from rosetta.zoo.run import entries_for
 DEFAULT_ARTIFACTS = Path("artifacts/zoo-large")
 RUN_TARGET_S = 30 * 60
 EXTRA_MEMORY_TARGET = 3.0  # a cell's extra RSS, in multiples of the model's float32 weights
-MODEL_TIMEOUT_S = 1500
+MODEL_TIMEOUT_S = 2700
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def cell_row(entry: Entry, float_bytes: int) -> dict:
     return {"format": entry.format, "status": entry.status, "seconds": res.get("seconds"),
             "peak_rss_bytes": res.get("peak_rss_bytes"), "extra_rss_bytes": extra,
             "extra_over_float": round(extra / float_bytes, 2) if extra is not None else None,
-            "bytes": entry.bytes, "why": entry.why()[:200] if not entry.ok else ""}
+            "bytes": entry.bytes, "why": " ".join(entry.why().split())[:200] if not entry.ok else ""}
 
 
 def _mib(n: int | None) -> str:

@@ -100,4 +100,7 @@ class QuietExceptionToStatus(ExceptionToStatusInterceptor):
         if isinstance(ex, ModelNotFound):
             log.debug("%s -> NOT_FOUND: %s", method_name, ex)
             await context.abort(StatusCode.NOT_FOUND, str(ex))
+        if isinstance(ex, ModelNotReady):  # e.g. a model that could not be loaded: the message says why
+            log.debug("%s -> UNAVAILABLE: %s", method_name, ex)
+            await context.abort(StatusCode.UNAVAILABLE, str(ex))
         await super().handle_exception(ex, request_or_iterator, context, method_name)

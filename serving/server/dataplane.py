@@ -47,11 +47,15 @@ class ServingDataPlane(DataPlane):
         return all([await models[name].healthy() for name in waiting])
 
     async def readiness(self) -> dict:
-        """The readiness answer's body: whether ready, and exactly which models are not served and why."""
-        return {"ready": await self.ready(), "strict_models": self.strict,
-                "models": sorted(n for n, m in self.model_registry.get_models().items()
-                                 if isinstance(m, VersionedModel)),
-                "unavailable": self.unavailable(), "refused_versions": self.refused()}
+        """The readiness answer's body: KServe's {"ready": ...}, and when anything of the manifest is not served,
+        exactly which models (and which versions of served models) and why."""
+        body: dict = {"ready": await self.ready()}
+        unavailable, refused = self.unavailable(), self.refused()
+        if unavailable or refused:
+            body.update(strict_models=self.strict, models=sorted(n for n, m in self.model_registry.get_models().items()
+                                                                 if isinstance(m, VersionedModel)),
+                        unavailable=unavailable, refused_versions=refused)
+        return body
 
     def versioned_model(self, name: str) -> VersionedModel:
         if self.model_registry.get_model(name) is None:

@@ -115,3 +115,28 @@ def test_ranges_only_on_free_axes():
         TensorSpec("x", "FP32", (-1, 4), ranges=(None, (1, 8)))
     with pytest.raises(SpecError, match="1 <= min <= max"):
         TensorSpec("x", "FP32", (-1, -1), ranges=(None, (8, 2)))
+
+
+class TinyConv(torch.nn.Module):
+    """NCHW images of any height/width -> conv -> global average pool -> softmax."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        self.conv = torch.nn.Conv2d(3, 6, 3, padding=1)
+        self.head = torch.nn.Linear(6, 4)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(self.head(torch.relu(self.conv(images)).mean(dim=(2, 3))) * 4.0, dim=-1)
+
+
+def test_free_image_height_width_kept_by_onnx_and_recorded_static_where_a_format_fixes_them(tmp_path):
+    images = np.random.default_rng(1).normal(size=(12, 3, 16, 20)).astype(np.float32)
+    entries = rosetta.export(TinyConv(), {"images": images}, name="conv-hw", formats=["onnx", "savedmodel"],
+                             artifacts=tmp_path, dynamic={"images": {2: (8, 64), 3: (8, 64)}})
+    by_format = {e.format: e for e in entries}
+    assert all(e.ok for e in entries), [e.why() for e in entries]
+    assert by_format["onnx"].shapes["validated"] == {"images": [[3, 16, 20], [3, 12, 15]]}
+    # onnx2tf cannot carry a free image height/width: the SavedModel is fixed at the examples' size, and says so
+    assert by_format["savedmodel"].shapes["static"] == {"images": [None, 3, 16, 20]}
+    assert "validated" not in by_format["savedmodel"].shapes

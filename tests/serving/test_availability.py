@@ -74,6 +74,7 @@ def test_artifacts_changing_under_a_running_server_never_take_it_down(artifacts_
     with ServerProcess(artifacts_copy, extra_args=["--workers", "1", "--poll-seconds", str(POLL_S)],
                        log_path=tmp_path / "server.log") as server, \
             httpx.Client(base_url=server.http_url, timeout=10) as http:
+        assert http.get("/v2/health/ready").json() == {"ready": True}  # all healthy: KServe's answer as is
         # A manifest truncated mid-write (a writer that does not replace atomically, a full disk).
         manifest_path.write_text(good[: len(good) // 2])
         _wait_for(lambda: "not valid JSON" in server.log_tail(200), 10, "the truncated manifest logged", server)
@@ -91,8 +92,9 @@ def test_artifacts_changing_under_a_running_server_never_take_it_down(artifacts_
         v2_file.write_bytes(b"half an onnx file")
         manifest["artifacts"].append({**v1, "version": 2, "path": f"{CLASSIFIER.name}/2/onnx/model.onnx"})
         manifest_path.write_text(json.dumps(manifest))
-        _wait_for(lambda: f"{CLASSIFIER.name} v2" in http.get("/v2/health/ready").json()["refused_versions"], 10,
-                  "v2 refused", server)
+        _wait_for(lambda: f"{CLASSIFIER.name} v2" in http.get("/v2/health/ready").json().get("refused_versions", {}),
+                  10, "v2 refused", server)
+        assert http.get("/v2/health/ready").json()["unavailable"] == {}
         answer = _infer(http, CLASSIFIER.name, CLASSIFIER)
         assert answer.status_code == 200 and answer.json()["model_version"] == "1"
         assert http.get(f"/v2/models/{CLASSIFIER.name}").json()["versions"] == ["1"]
