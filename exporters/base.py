@@ -4,15 +4,16 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from rosetta.exporters.context import ExportContext
 
 
 class Converter(Protocol):
-    """Writes the edge's destination node at `dst` (a file or directory) from the source node at `src`."""
+    """Writes the edge's destination node at `dst` (a file or directory) from the source node at `src`; may return
+    facts for the manifest entry of that node (e.g. {"quantization": {...}}), kept beside its other fields."""
 
-    def __call__(self, src: Path, dst: Path, ctx: ExportContext) -> None: ...
+    def __call__(self, src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any] | None: ...
 
 
 @dataclass(frozen=True)
@@ -26,5 +27,5 @@ class LazyConverter:
         module, function = self.ref.split(":")
         return getattr(importlib.import_module(f"rosetta.exporters.{module}"), function)
 
-    def __call__(self, src: Path, dst: Path, ctx: ExportContext) -> None:
-        self.load()(src, dst, ctx)
+    def __call__(self, src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any] | None:
+        return self.load()(src, dst, ctx)

@@ -19,7 +19,7 @@ FLOAT_MAX_ABS_DIFF = 1e-5
 INT8_MAX_ACCURACY_DROP = 0.005  # 0.5 percentage points
 INT8_MIN_ARGMAX_AGREEMENT = 0.99
 INT8_MAX_NRMSE = 0.1
-INT8_FORMATS = ("tflite-int8",)
+INT8_FORMATS = ("tflite-int8", "tflite-int16x8", "tflite-dynamic-int8")  # the quantized formats
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,7 @@ class ModelExport:
     built: dict[str, Path] = field(default_factory=dict)
     failed: dict[str, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # node id -> what its converter reported
 
     def build(self, edge: Edge) -> Path:
         if edge.dst in self.built:
@@ -65,17 +66,18 @@ class ModelExport:
                 with atomic_dir(final) as tmp:  # a failing converter leaves no half artifact
                     target = node_path(node, name, tmp)
                     target.parent.mkdir(parents=True, exist_ok=True)
-                    edge.convert(src, target, self.ctx)
+                    record = edge.convert(src, target, self.ctx)
                 path = node_path(node, name, final)
             else:  # an intermediate (or another format's node not requested in this run)
                 path = node_path(node, name, self.work_dir / node.id)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                edge.convert(src, path, self.ctx)
+                record = edge.convert(src, path, self.ctx)
         except Exception as exc:  # noqa: BLE001 - any converter failure fails this node's cells only
             self.failed[edge.dst] = f"{edge.src} -> {edge.dst} failed: {type(exc).__name__}: {_first_line(exc)}"
             traceback.print_exc(limit=-3)  # the converter's innermost frames say why
             raise RuntimeError(self.failed[edge.dst]) from None
         self.seconds[edge.dst] = time.perf_counter() - start
+        self.records[edge.dst] = record or {}
         self.built[edge.dst] = path
         return path
 
@@ -178,6 +180,7 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
                 for edge in path_edges:
                     artifact = exporter.build(edge)
                 entry.export_seconds = round(sum(exporter.seconds[e.dst] for e in path_edges), 3)
+                entry.extra.update(exporter.records.get(path_edges[-1].dst, {}))
                 runtime = RUNTIMES[fmt]
                 entry.signature = runtime.signature(artifact, spec)
                 entry.path = (staged.final / artifact.relative_to(staged.dir)).relative_to(artifacts_dir).as_posix()

@@ -24,7 +24,7 @@ BUILTIN_MODELS = {spec.name: spec for spec in (MNIST_MLP, MNIST_CNN)}
 # keras-jax and keras-torch: the keras lane's code on Keras' JAX and PyTorch backends (models/__init__.py).
 LANES = ("keras", "torch", "jax", "keras-jax", "keras-torch")
 # Artifact formats (the export graph in exporters/graph.py says which lane reaches which, and how).
-FORMATS = ("savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "torchscript", "pt2", "savedmodel-xla")
+FORMATS = ("savedmodel", "tflite-fp32", "tflite-int8", "tflite-int16x8", "tflite-dynamic-int8", "tfjs", "onnx", "torchscript", "pt2", "savedmodel-xla")
 
 
 def served_name(model: str, lane: str) -> str:

@@ -7,9 +7,9 @@ from rosetta import contract
 from rosetta.exporters.graph import EDGES, NODES, describe, plan
 
 
-def test_matrix_has_29_cells_with_the_documented_routes():
+def test_matrix_has_39_cells_with_the_documented_routes():
     routes = {(lane, fmt): describe(path) for lane in contract.LANES for fmt, path in plan(lane).items()}
-    assert len(routes) == 29
+    assert len(routes) == 39
     assert set(plan("torch")) == set(contract.FORMATS) - {"savedmodel-xla"}
     assert set(plan("keras")) == set(contract.FORMATS) - {"torchscript", "pt2", "savedmodel-xla"}
     assert set(plan("jax")) == set(contract.FORMATS) - {"torchscript", "pt2"}
