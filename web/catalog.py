@@ -15,7 +15,7 @@ from rosetta.core import manifest
 from rosetta.core.manifest import Entry, Manifest, ManifestError
 from rosetta.core.spec import ModelSpec
 
-WEB_FORMATS = ("tflite-int8", "tflite-fp32", "tfjs", "onnx")  # table and archive order
+WEB_FORMATS = ("tflite-int8", "tflite-fp32", "tfjs", "onnx", "tflite-int16x8", "tflite-dynamic-int8")  # table order
 
 
 class SiteError(Exception):

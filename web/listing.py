@@ -39,6 +39,8 @@ def artifact_record(model: Model, a: Artifact) -> dict[str, Any]:
         "inputs": [tensor_record(t) for t in tensors.inputs],
         "outputs": [tensor_record(t) for t in tensors.outputs],
         "signature": e.signature,
+        # quantized TFLite: how (mode, per-channel weights, calibration rows) and which layers stayed float
+        "quantization": e.extra.get("quantization"),
     }
 
 
