@@ -397,7 +397,8 @@ def test_each_format_offers_its_newest_ok_version(fake_artifacts: Path, tmp_path
     path.write_text(json.dumps(manifest))
     index = json.loads((build_site(fake_artifacts, tmp_path / "c") / "index.json").read_text())
     assert [a["format"] for a in index["models"][0]["artifacts"]] == ["onnx"]
-    assert {u["format"] for u in index["unavailable"]} == {"tflite-int8", "tflite-fp32", "tfjs"}
+    assert {u["format"] for u in index["unavailable"]} == {"tflite-int8", "tflite-fp32", "tfjs", "tflite-int16x8",
+                                                           "tflite-dynamic-int8"}
     assert all("another spec than version 2" in u["reason"] for u in index["unavailable"])
 
 
