@@ -45,4 +45,5 @@ def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifac
     from rosetta.exporters.pipeline import export_model
 
     source, spec = builtin_source(model, lane, artifacts_dir)
-    return export_model(source, spec, list(formats or plan(lane)), artifacts_dir, examples, version_=version, log=log)
+    formats = list(formats or [f for f in plan(lane) if f not in contract.OPT_IN_FORMATS])
+    return export_model(source, spec, formats, artifacts_dir, examples, version_=version, log=log)
