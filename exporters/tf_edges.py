@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -206,21 +206,25 @@ def savedmodel_to_tflite_fp32(src: Path, dst: Path, ctx: ExportContext) -> None:
     dst.write_bytes(_tflite_converter(src).convert())
 
 
-def representative_rows(spec: ModelSpec, calibration: dict[str, np.ndarray]) -> Callable[[], Sequence]:
-    """One calibration example at a time, keyed by signature input name (the converter's own order is TF's)."""
-    n = len(next(iter(calibration.values())))
-    return lambda: ({t.name: calibration[t.name][i:i + 1].astype(t.dtype) for t in spec.inputs} for i in range(n))
+def savedmodel_to_tflite_int8(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any]:
+    """Full-integer int8 that LiteRT's default delegate runs (exporters/tflite_quantization.py)."""
+    from rosetta.exporters import tflite_quantization
+
+    return tflite_quantization.savedmodel_to_tflite_int8(src, dst, ctx)
 
 
-def savedmodel_to_tflite_int8(src: Path, dst: Path, ctx: ExportContext) -> None:
-    """Full-integer post-training quantization, calibrated on the context's calibration rows."""
-    converter = _tflite_converter(src)
-    converter.optimizations = [tf.lite.Optimize.DEFAULT]
-    converter.representative_dataset = representative_rows(ctx.spec, ctx.calibration)
-    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    converter.inference_input_type = tf.int8
-    converter.inference_output_type = tf.int8
-    dst.write_bytes(converter.convert())
+def savedmodel_to_tflite_int16x8(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any]:
+    """int16 activations, int8 weights (exporters/tflite_quantization.py)."""
+    from rosetta.exporters import tflite_quantization
+
+    return tflite_quantization.savedmodel_to_tflite_int16x8(src, dst, ctx)
+
+
+def savedmodel_to_tflite_dynamic_int8(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any]:
+    """Dynamic-range int8: int8 weights, no calibration (exporters/tflite_quantization.py)."""
+    from rosetta.exporters import tflite_quantization
+
+    return tflite_quantization.savedmodel_to_tflite_dynamic_int8(src, dst, ctx)
 
 
 def savedmodel_to_tfjs(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any] | None:

@@ -45,5 +45,5 @@ def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifac
     from rosetta.exporters.pipeline import export_model
 
     source, spec = builtin_source(model, lane, artifacts_dir)
-    chosen = [f for f in formats or plan(lane) if f not in skip]
+    chosen = [f for f in formats or plan(lane) if f not in skip and (formats or f not in contract.OPT_IN_FORMATS)]
     return export_model(source, spec, chosen, artifacts_dir, examples, version_=version, log=log)

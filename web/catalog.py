@@ -18,7 +18,7 @@ from rosetta.core import manifest
 from rosetta.core.manifest import Entry, Manifest, ManifestError
 from rosetta.core.spec import ModelSpec
 
-WEB_FORMATS = ("tflite-int8", "tflite-fp32", "tfjs", "onnx")  # table and archive order
+WEB_FORMATS = ("tflite-int8", "tflite-fp32", "tfjs", "onnx", "tflite-int16x8", "tflite-dynamic-int8")  # table order
 EXTRA_FORMATS = ("tflite-fp16", "onnx-fp16", "onnx-int8", "openvino", "executorch")  # offered when exported
 OFFERED_FORMATS = WEB_FORMATS + EXTRA_FORMATS
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from rosetta.core import manifest
 from rosetta.core.digest import file_sha256
+from rosetta.core.manifest import Entry
 from rosetta.web.catalog import Artifact, Catalogue, Model
 from rosetta.web.drawable import drawing_demo
 from rosetta.web.stage import model_dir
@@ -21,6 +22,12 @@ def tensor_record(t: Tensor) -> dict[str, Any]:
     if t.quantization:
         record["quantization"] = t.quantization
     return record
+
+
+def quantization_record(e: Entry) -> dict[str, Any] | None:
+    """What the quantizing converter of this cell recorded (its notes in the manifest entry), if it is a record."""
+    q = e.converter.get("notes", {}).get(e.format, {}).get("quantization")
+    return q if isinstance(q, dict) else None
 
 
 def artifact_record(model: Model, a: Artifact) -> dict[str, Any]:
@@ -40,6 +47,8 @@ def artifact_record(model: Model, a: Artifact) -> dict[str, Any]:
         "outputs": [tensor_record(t) for t in tensors.outputs],
         "signature": e.signature,
         "shapes": e.shapes,  # free axes past the batch: the sizes validated, or the static shape the format got
+        # quantized TFLite: how (mode, per-channel weights, calibration rows) and which layers stayed float
+        "quantization": quantization_record(e),
     }
 
 

@@ -35,6 +35,20 @@ def parity_text(parity: dict[str, Any]) -> str:
     return ", ".join(parts) or "no parity figures in the manifest"
 
 
+def quantization_text(q: dict[str, Any] | None) -> str:
+    """A quantized cell's record in one line: mode, weights, calibration, the layers kept float."""
+    if not q:
+        return ""
+    floats = q.get("float_layers") or []
+    parts = [escape(str(q.get("mode", "")))]
+    if q.get("per_channel"):
+        parts.append("per-channel weights")
+    if q.get("calibration_rows"):
+        parts.append(f"calibrated on {q['calibration_rows']} rows")
+    parts.append(f"{len(floats)} float layer{'s' if len(floats) != 1 else ''}" if floats else "no float layer")
+    return f'<br><small class="quant">{", ".join(parts)}</small>'
+
+
 def _percent(value: float | None) -> str:
     return "&ndash;" if value is None else f"{value:.2%}"
 
@@ -47,7 +61,8 @@ def _row(record: dict[str, Any]) -> str:
     return (f'<tr><th scope="row">{escape(record["format"])} <small>v{int(record["version"])}</small></th>'
             f'<td>{files}</td>'
             f'<td class="num">{size(record["bytes"])}</td><td class="num">{_percent(record["accuracy"])}</td>'
-            f"<td>{ok} {parity_text(record['parity'])}{_shapes_note(record.get('shapes'))}</td><td>{hashes}</td></tr>")
+            f"<td>{ok} {parity_text(record['parity'])}{quantization_text(record.get('quantization'))}"
+            f"{_shapes_note(record.get('shapes'))}</td><td>{hashes}</td></tr>")
 
 
 def _shapes_note(shapes: dict[str, Any] | None) -> str:

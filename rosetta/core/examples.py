@@ -9,7 +9,8 @@ import numpy as np
 from rosetta.core.spec import SpecError, batch_size
 
 CALIBRATION_SHARE = 5  # one example in five calibrates int8 ...
-MAX_CALIBRATION = 500  # ... at most this many (the built-in models calibrate on 500 images too)
+MIN_CALIBRATION = 300  # ... but at least this many while half the examples are left to validate on ...
+MAX_CALIBRATION = 500  # ... and at most this many (the built-in models calibrate on 500 images too)
 MIN_SPLIT = 10  # below this, calibration and validation share every example (and the manifest says so)
 SPLIT_SEED = 0
 
@@ -43,8 +44,9 @@ def load_examples(path: Path | str) -> np.ndarray | dict[str, np.ndarray]:
 def split_examples(examples: dict[str, np.ndarray], labels: np.ndarray | None) -> Examples:
     """Validation and calibration rows from one example set.
 
-    A seeded random fifth (at most 500 rows) calibrates int8 and every other row validates every cell, so no
-    artifact is graded on the rows that calibrated it. Below 10 examples both sets are all of them.
+    A seeded random fifth (at least 300 rows or half the examples, whichever is fewer; at most 500) calibrates
+    int8 and every other row validates every cell, so no artifact is graded on the rows that calibrated it.
+    Below 10 examples both sets are all of them.
     """
     n = batch_size(examples)
     if labels is not None and len(labels) != n:
@@ -52,8 +54,8 @@ def split_examples(examples: dict[str, np.ndarray], labels: np.ndarray | None) -
     if n < MIN_SPLIT:
         return Examples(examples, examples, labels,
                         f"{n} examples (< {MIN_SPLIT}): calibration and validation use all of them")
-    calib = np.sort(np.random.default_rng(SPLIT_SEED).choice(n, min(MAX_CALIBRATION, max(1, n // CALIBRATION_SHARE)),
-                                                              replace=False))
+    size = min(MAX_CALIBRATION, max(n // CALIBRATION_SHARE, min(MIN_CALIBRATION, n // 2), 1))
+    calib = np.sort(np.random.default_rng(SPLIT_SEED).choice(n, size, replace=False))
     keep = np.setdiff1d(np.arange(n), calib)
     return Examples({k: v[keep] for k, v in examples.items()}, {k: v[calib] for k, v in examples.items()},
                     labels[keep] if labels is not None else None,

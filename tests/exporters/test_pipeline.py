@@ -75,7 +75,10 @@ def test_calibration_rows_are_never_validation_rows():
     examples = {"x": np.arange(100, dtype=np.float32)[:, None]}
     split = split_examples(examples, np.arange(100))
     calib, valid = split.calibration["x"][:, 0], split.validation["x"][:, 0]
-    assert len(calib) == 20 and len(valid) == 80 and not set(calib) & set(valid)
+    # at least 300 calibration rows while half the examples stay for validation
+    assert len(calib) == 50 and len(valid) == 50 and not set(calib) & set(valid)
+    big = split_examples({"x": np.zeros((1000, 1), np.float32)}, None)
+    assert len(big.calibration["x"]) == 300 and len(big.validation["x"]) == 700
     assert (split.labels == valid).all()
     small = split_examples({"x": examples["x"][:5]}, None)
     assert len(small.validation["x"]) == len(small.calibration["x"]) == 5 and "use all of them" in small.split

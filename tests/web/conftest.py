@@ -96,9 +96,10 @@ def _entry(model: str, fmt: str, files: dict[str, bytes], root: Path, version: i
 
 @pytest.fixture
 def fake_artifacts(tmp_path: Path) -> Path:
-    """One model with the four web formats as small stand-in files."""
+    """One model with the web formats as small stand-in files."""
     root = tmp_path / "artifacts"
     files = {"tflite-int8": {"model.tflite": b"int8"}, "tflite-fp32": {"model.tflite": b"fp32"},
+             "tflite-int16x8": {"model.tflite": b"int16x8"}, "tflite-dynamic-int8": {"model.tflite": b"dyn"},
              "tfjs": {"model.json": b"{}", "group1-shard1of1.bin": b"weights"}, "onnx": {"model.onnx": b"onnx"}}
     entries = [_entry("fake-model", fmt, files[fmt], root) for fmt in WEB_FORMATS]
     manifest = {"schema_version": 3, "created": "test", "tool_versions": {}, "artifacts": entries,

@@ -332,7 +332,7 @@ def _other_spec(e: dict) -> dict:
                                                                   "outputs": []}} for e in m["artifacts"]]}),
      r"the runtime reports \['p', 'q'\], the spec has \['x'\]"),
     (lambda m: json.dumps({**m, "artifacts": [{**e, "status": "failed"} for e in m["artifacts"]]}),
-     r"no tflite-int8/tflite-fp32/tfjs/onnx artifact with status ok"),
+     r"no tflite-int8/tflite-fp32/tfjs/onnx/tflite-int16x8/tflite-dynamic-int8 artifact with status ok"),
 ])
 def test_malformed_manifest_is_a_clear_error(fake_artifacts: Path, tmp_path: Path, mutate, message: str) -> None:
     path = fake_artifacts / "manifest.json"
@@ -359,7 +359,8 @@ def test_a_failed_cell_is_listed_as_unavailable(fake_artifacts: Path, tmp_path: 
     path.write_text(json.dumps(manifest))
     index = json.loads((build_site(fake_artifacts, tmp_path / "site") / "index.json").read_text())
     assert index["unavailable"] == [{"model_name": "fake-model", "format": "tfjs", "reason": "status gate-failed"}]
-    assert [a["format"] for a in index["models"][0]["artifacts"]] == ["tflite-int8", "tflite-fp32", "onnx"]
+    assert [a["format"] for a in index["models"][0]["artifacts"]] == ["tflite-int8", "tflite-fp32", "onnx",
+                                                                      "tflite-int16x8", "tflite-dynamic-int8"]
     assert index["models"][0]["demo"] == {"available": False,
                                           "reason": "it runs tfjs and onnx side by side; this model lacks one"}
     assert "Not offered" in (tmp_path / "site" / "index.html").read_text()
@@ -382,7 +383,8 @@ def test_each_format_offers_its_newest_ok_version(fake_artifacts: Path, tmp_path
     assert index["unavailable"] == []
     by_format = {a["format"]: a for a in index["models"][0]["artifacts"]}
     assert {f: a["version"] for f, a in by_format.items()} == {"tflite-int8": 1, "tflite-fp32": 1, "tfjs": 1,
-                                                              "onnx": 2}
+                                                              "onnx": 2, "tflite-int16x8": 1,
+                                                              "tflite-dynamic-int8": 1}
     assert "onnx <small>v2</small>" in (tmp_path / "a" / "index.html").read_text()
     assert by_format["onnx"]["sha256"] == onnx2["sha256"]
     assert by_format["tfjs"]["sha256"] == manifest["artifacts"][2]["sha256"]  # v1's, the newest ok
@@ -395,7 +397,8 @@ def test_each_format_offers_its_newest_ok_version(fake_artifacts: Path, tmp_path
     path.write_text(json.dumps(manifest))
     index = json.loads((build_site(fake_artifacts, tmp_path / "c") / "index.json").read_text())
     assert [a["format"] for a in index["models"][0]["artifacts"]] == ["onnx"]
-    assert {u["format"] for u in index["unavailable"]} == {"tflite-int8", "tflite-fp32", "tfjs"}
+    assert {u["format"] for u in index["unavailable"]} == {"tflite-int8", "tflite-fp32", "tfjs", "tflite-int16x8",
+                                                           "tflite-dynamic-int8"}
     assert all("another spec than version 2" in u["reason"] for u in index["unavailable"])
 
 
