@@ -58,10 +58,11 @@ IMAGES = [
           ("kserve", "onnxruntime", "numpy", "orjson", "pyyaml", "prometheus-client", "uvloop", "httpx", "aiohttp",
            "tensorflow-serving-api", "pytest", "pytest-timeout")),
     # tqdm (torch.hub) and flatbuffers (jax export) are optional imports that succeed in the venv: pinned too, so
-    # the pods import what the tests ran.
+    # the pods import what the tests ran; cloudpickle likewise (an optional import of the training stack once the
+    # venv holds it).
     Image(ROOT / "models" / "distributed" / "requirements.txt",
           "the training image (models/distributed/Dockerfile)",
-          ("torch", "jax", "jaxlib", "flax", "optax", "numpy", "tqdm", "flatbuffers")),
+          ("torch", "jax", "jaxlib", "flax", "optax", "numpy", "tqdm", "flatbuffers", "cloudpickle")),
 ]
 
 
