@@ -114,6 +114,13 @@ def _cosine(got: np.ndarray, want: np.ndarray) -> float:
     return float(cos.mean()) if cos.size else 1.0
 
 
+def sqnr_db(got: np.ndarray, want: np.ndarray) -> float:
+    """Signal-to-quantization-noise ratio in dB: the source's power over the error's (inf when equal)."""
+    got64, want64 = np.asarray(got, np.float64), np.asarray(want, np.float64)
+    noise, signal = float(((got64 - want64) ** 2).sum()), float((want64 ** 2).sum())
+    return float("inf") if noise == 0 else float(10 * np.log10(max(signal, 1e-300) / noise))
+
+
 def metrics(t: TensorSpec, got: np.ndarray, want: np.ndarray) -> dict[str, float | str]:
     """One output's numbers: max |diff| (also relative to the source's largest magnitude), SQNR (dB), cosine,
     NRMSE and its kind's metric."""
@@ -124,7 +131,7 @@ def metrics(t: TensorSpec, got: np.ndarray, want: np.ndarray) -> dict[str, float
     if not np.isfinite(got64).all():
         raise ValueError(f"output {t.name}: runtime returned non-finite values")
     diff = got64 - want64
-    noise, signal = float((diff ** 2).mean()) if diff.size else 0.0, float((want64 ** 2).mean()) if diff.size else 0.0
+    noise = float((diff ** 2).mean()) if diff.size else 0.0
     spread = float(want64.std()) or 1.0
     max_abs_diff = float(np.abs(diff).max()) if diff.size else 0.0
     out: dict[str, float | str] = {
@@ -132,7 +139,7 @@ def metrics(t: TensorSpec, got: np.ndarray, want: np.ndarray) -> dict[str, float
         "max_abs_diff": max_abs_diff,
         "scaled_max_diff": max_abs_diff / ((float(np.abs(want64).max()) if diff.size else 0.0) or 1.0),
         # capped at 200 dB so that an exact match stays a finite JSON number
-        "sqnr_db": 200.0 if noise == 0 else float(min(200.0, 10 * np.log10(max(signal, 1e-300) / noise))),
+        "sqnr_db": min(200.0, sqnr_db(got64, want64)),
         "cosine": _cosine(got64, want64),
         "nrmse": float(np.sqrt(noise) / spread)}
     if t.is_classifier:

@@ -60,13 +60,6 @@ def _run(path: Path, spec: ModelSpec, rows: Mapping[str, np.ndarray]) -> dict[st
     return dict(zip(spec.output_names, session.run(spec.output_names, feeds)))
 
 
-def sqnr_db(got: np.ndarray, want: np.ndarray) -> float:
-    """Signal-to-quantization-noise ratio in dB (higher is better; inf when equal)."""
-    noise = float(np.sum((got.astype(np.float64) - want.astype(np.float64)) ** 2))
-    signal = float(np.sum(want.astype(np.float64) ** 2))
-    return float("inf") if noise == 0 else 10 * np.log10(max(signal, 1e-30) / noise)
-
-
 def _quantize(src: Path, dst: Path, ctx: ExportContext, exclude: list[str]) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -82,7 +75,7 @@ def _score(path: Path, ctx: ExportContext, reference: dict[str, np.ndarray]) -> 
 
     out = _run(path, ctx.spec, ctx.calibration)
     p = gates.parity("onnx-int8", out, reference, ctx.spec, thresholds=ctx.thresholds)
-    sqnr = min(sqnr_db(out[n], reference[n]) for n in ctx.spec.output_names)
+    sqnr = min(gates.sqnr_db(out[n], reference[n]) for n in ctx.spec.output_names)
     return {"passed": p.passed, "sqnr_db": round(sqnr, 2),
             "argmax_agreement": p.argmax_agreement if p.argmax_agreement is not None else float("nan")}
 

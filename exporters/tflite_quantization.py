@@ -168,15 +168,6 @@ def op_precisions(buf: bytes) -> dict[str, list[str]]:
 
 
 # --- LiteRT checks -------------------------------------------------------------------------------------------
-def sqnr_db(reference: np.ndarray, got: np.ndarray) -> float:
-    """Signal-to-quantization-noise ratio in dB (inf when identical)."""
-    ref, noise = np.asarray(reference, np.float64), np.asarray(got, np.float64) - np.asarray(reference, np.float64)
-    signal, err = float((ref ** 2).sum()), float((noise ** 2).sum())
-    if err == 0:
-        return math.inf
-    return 10 * math.log10(signal / err) if signal > 0 else -math.inf
-
-
 def _rows(rows: Mapping[str, np.ndarray], n: int) -> Arrays:
     return {k: v[:n] for k, v in rows.items()}
 
@@ -222,7 +213,7 @@ def score(fmt: str, outputs: Arrays, reference: Arrays, spec: ModelSpec,
         elif name.startswith("nrmse"):
             target &= check["value"] <= max(check["limit"] * NRMSE_MARGIN, ceiling.get(name, 0.0))
     return {"gate_passed": parity.passed, "target_met": bool(target), "argmax_agreement": parity.argmax_agreement,
-            "sqnr_db": round(min(sqnr_db(reference[n], outputs[n]) for n in spec.output_names), 3),
+            "sqnr_db": round(min(gates.sqnr_db(outputs[n], reference[n]) for n in spec.output_names), 3),
             "failures": parity.failures, "gate": {k: v["value"] for k, v in parity.gate.items()}}
 
 
