@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rosetta.core import manifest
-from rosetta.core.atomic import atomic_dir
+from rosetta.core.atomic import atomic_dir, write_json
 from rosetta.core.digest import describe_files
 from rosetta.core.examples import Examples
 from rosetta.core.manifest import Entry
@@ -27,6 +27,7 @@ from rosetta.core.version_dirs import StagedVersion, VersionError, check_free, n
 from rosetta.exporters import gates
 from rosetta.exporters.context import ExportContext
 from rosetta.exporters.graph import NODES, Edge, describe, node_path, plan
+from rosetta.exporters.reuse import EXPORT_KEY
 from rosetta.exporters.runtimes import RUNTIMES
 from rosetta.exporters.tflite_ops import op_histogram
 from rosetta.sources import Source
@@ -150,11 +151,12 @@ def _save_examples(version_dir: Path, reference: dict[str, np.ndarray], examples
 
 def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifacts_dir: Path, examples: Examples,
                  atol: float = gates.FLOAT_MAX_ABS_DIFF, version_: int | None = None,
-                 log: Callable[[Entry], None] = print) -> list[Entry]:
+                 log: Callable[[Entry], None] = print, key: dict[str, Any] | None = None) -> list[Entry]:
     """Export and validate `formats` of one model as version `version_` (default: the next free one) into
     DIR/<spec.name>/<N>/; returns its manifest entries (failed cells included). The source is run once on the
     validation rows: every cell is compared with that. The version is published when at least one cell is ok;
-    otherwise nothing is left on disk (the entries say why) and the same version can be retried."""
+    otherwise nothing is left on disk (the entries say why) and the same version can be retried. `key`
+    (exporters.reuse) is recorded in the version: a later export under the same key reuses it."""
     artifacts_dir = Path(artifacts_dir)
     pinned = version_ is not None
     version_ = resolve_version(artifacts_dir, spec.name, version_)
@@ -198,6 +200,8 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
             log(entry)
             entries.append(entry)
         shutil.rmtree(staged.work, ignore_errors=True)
+        if key is not None:
+            write_json(staged.dir / EXPORT_KEY, key)
         if any(e.ok for e in entries):
             _publish(staged, entries, artifacts_dir, spec.name, pinned)
         else:  # nothing worth serving: publish nothing, so `--version N` can simply be run again

@@ -16,7 +16,14 @@ from rosetta import contract  # noqa: E402
 from rosetta.core.atomic import atomic_file  # noqa: E402
 from rosetta.models import architectures as arch  # noqa: E402
 from rosetta.models.architectures import Weights  # noqa: E402
-from rosetta.models.common import EpochCallback, EpochStats, History, TrainConfig, total_steps  # noqa: E402
+from rosetta.models.common import (  # noqa: E402
+    EpochCallback,
+    EpochStats,
+    History,
+    TrainConfig,
+    total_steps,
+    warmup_steps,  # noqa: E402
+)
 
 CHECKPOINT = "model.keras"
 BACKEND = keras.backend.backend()
@@ -95,8 +102,14 @@ def compile_for_training(model: keras.Model, config: TrainConfig, examples: int,
     strategy's scope (which overrides the backend's `_COMPILE` options). Seeds Keras first, as every run of the
     lane does."""
     keras.utils.set_random_seed(config.seed)
-    schedule = keras.optimizers.schedules.CosineDecay(config.learning_rate, total_steps(examples, config))
-    model.compile(optimizer=keras.optimizers.Adam(schedule), loss="sparse_categorical_crossentropy",
+    total, warm = total_steps(examples, config), warmup_steps(examples, config)
+    schedule = (keras.optimizers.schedules.CosineDecay(0.0, total - warm, warmup_target=config.learning_rate,
+                                                       warmup_steps=warm) if warm else
+                keras.optimizers.schedules.CosineDecay(config.learning_rate, total))
+    # Keras' sparse cross-entropy has no label smoothing: the labels go in one-hot (fit) to the dense one.
+    loss = (keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing) if config.label_smoothing
+            else "sparse_categorical_crossentropy")
+    model.compile(optimizer=keras.optimizers.Adam(schedule), loss=loss,
                   metrics=["accuracy"], **{**_COMPILE, **compile_options})
 
 
@@ -104,6 +117,8 @@ def fit(model: keras.Model, images: np.ndarray, labels: np.ndarray, config: Trai
         on_epoch: EpochCallback | None = None) -> History:
     """The lane's batch order: Keras shuffles every epoch from the seed compile_for_training set."""
     history = History()
+    if config.label_smoothing:
+        labels = np.eye(contract.NUM_CLASSES, dtype=np.float32)[labels]
     model.fit(images, labels, batch_size=config.batch_size, epochs=config.epochs, shuffle=True,
               verbose=0, callbacks=[_EpochReporter(history, on_epoch)])
     return history

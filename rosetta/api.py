@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from rosetta.core import manifest
+from rosetta.core import manifest, retention
 from rosetta.core.examples import load_examples, split_examples
 from rosetta.core.manifest import Entry
+from rosetta.core.retention import KEEP_NEWEST
 from rosetta.core.spec import SpecError, check_model_name
 from rosetta.sources import Source, SourceError, detect, load_source
 
@@ -28,25 +29,28 @@ def default_name(source: Source) -> str:
     return check_model_name(name.lower()[:100])
 
 
-def _publish(artifacts: Path, entries: list[Entry]) -> None:
-    """Record a run's cells in the manifest and rewrite the report over the whole manifest."""
+def _publish(artifacts: Path, entries: list[Entry], keep: int) -> None:
+    """Record a run's cells in the manifest, apply the retention policy to their models (rosetta.core.retention:
+    labelled versions and the newest `keep` stay) and rewrite the report over the whole manifest."""
     from rosetta.exporters.report import write_report
 
     manifest.write(artifacts, entries)
+    retention.prune(artifacts, {e.model_name for e in entries}, keep)
     write_report(artifacts)
 
 
 def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | str | Path, *,
            labels: np.ndarray | str | Path | None = None, name: str | None = None,
            formats: Sequence[str] | None = None, atol: float | None = None, artifacts: Path | str = "artifacts",
-           version: int | None = None, log: Log | None = None) -> list[Entry]:
+           version: int | None = None, log: Log | None = None, keep: int = KEEP_NEWEST) -> list[Entry]:
     """Export a model to every format the graph reaches from its framework (or `formats`), validate each artifact
     in its runtime against the model on the example inputs, and record them in `artifacts/manifest.json`.
 
     `model`: a Keras model, a torch.nn.Module or torch.export program, a JAX `(apply_fn, variables)` pair, or a
     source string (`model.keras`, `program.pt2`, `package.module:factory`). Each call publishes a new version,
-    `artifacts/<name>/<N>/`: the next free N, or `version` (refused with VersionError if it exists). Returns the
-    manifest entries.
+    `artifacts/<name>/<N>/`: the next free N, or `version` (refused with VersionError if it exists); then the
+    model keeps its labelled versions and its newest `keep` (rosetta.core.retention). Returns the manifest
+    entries.
     """
     from rosetta.exporters import gates
     from rosetta.exporters.graph import plan
@@ -76,7 +80,7 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
     entries = export_model(source, spec, formats, artifacts, split,
                            atol=gates.FLOAT_MAX_ABS_DIFF if atol is None else atol, version_=version,
                            log=log or (lambda e: None))
-    _publish(artifacts, entries)
+    _publish(artifacts, entries, keep)
     return entries
 
 
@@ -94,13 +98,17 @@ def _infer_spec(source: Source, name: str, examples):
 
 def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | None, artifacts: Path | str,
                     data_dir: Path | None = None, version: int | None = None, log: Log | None = None,
-                    announce: Callable[[str], None] = print) -> tuple[list[Entry], list[str]]:
+                    announce: Callable[[str], None] = print, keep: int = KEEP_NEWEST,
+                    force: bool = False) -> tuple[list[Entry], list[str]]:
     """Export the trained built-in `model` ("all" for both) in each of `lanes` this process can run; returns the
     entries and the lanes it could not (Keras lanes of another backend than this process's Keras: run each in a
-    process of its own)."""
+    process of its own). A checkpoint whose newest version was exported under the same key (same checkpoint
+    bytes, formats, converter and runtime versions, exporter code, data; rosetta.exporters.reuse) is not
+    exported again: its entries are returned and nothing is published, unless `force` or a pinned `version`."""
     from rosetta import contract
-    from rosetta.builtins import export_builtin, mnist_examples
+    from rosetta.builtins import export_builtin, export_key, mnist_examples
     from rosetta.exporters.pipeline import resolve_version
+    from rosetta.exporters.reuse import reusable
     from rosetta.mnist import load_split
     from rosetta.models import needs_own_process
 
@@ -111,11 +119,20 @@ def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | N
             for name in lanes:
                 resolve_version(artifacts, contract.served_name(m, name), version)
     entries: list[Entry] = []
+    reused: list[Entry] = []
     elsewhere: list[str] = []
     examples = None
     try:
         for m in models:
             for name in lanes:
+                key = export_key(m, name, formats, artifacts, data_dir)
+                same = None if force or version is not None or key is None else \
+                    reusable(artifacts, contract.served_name(m, name), key)
+                if same is not None:
+                    announce(f"{contract.served_name(m, name)}: up to date (version {same[0].version} was exported "
+                             f"from the same checkpoint with the same tools; --force exports it again)")
+                    reused += same
+                    continue
                 # Known only once a Keras lane has run here: Keras fixes its backend at its first import.
                 if needs_own_process(name):
                     elsewhere += [name] if name not in elsewhere else []
@@ -124,8 +141,8 @@ def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | N
                     examples = mnist_examples(load_split("train", data_dir), load_split("test", data_dir))
                 announce(f"exporting {contract.served_name(m, name)}")
                 entries += export_builtin(m, name, formats, artifacts, examples, log=log or (lambda e: None),
-                                          version=version)
+                                          version=version, key=key)
     finally:  # what was published before a failure is recorded, never left on disk unlisted
         if entries:
-            _publish(artifacts, entries)
-    return entries, elsewhere
+            _publish(artifacts, entries, keep)
+    return reused + entries, elsewhere

@@ -39,10 +39,30 @@ def builtin_source(model: str, lane: str, artifacts_dir: Path) -> tuple[Source, 
         contract.BUILTIN_MODELS[model].renamed(served)
 
 
+def export_key(model: str, lane: str, formats: Sequence[str] | None, artifacts_dir: Path,
+               data_dir: Path | None) -> dict[str, Any] | None:
+    """The key of exporting the trained checkpoint (exporters.reuse), None when there is no checkpoint yet.
+    Reads files and versions only: no framework is imported."""
+    from rosetta.exporters.graph import NODES, plan
+    from rosetta.exporters.reuse import export_key as key_of
+    from rosetta.mnist import DEFAULT_DATA_DIR
+    from rosetta.models.architectures import ARCHITECTURE_FILE
+    from rosetta.models.run_key import data_digest
+
+    model_dir = Path(artifacts_dir) / contract.served_name(model, lane)
+    files = [model_dir / NODES[lane].filename, model_dir / ARCHITECTURE_FILE]
+    if not all(f.is_file() for f in files):
+        return None
+    return key_of(files, lane, list(formats or plan(lane)), data_digest(data_dir or DEFAULT_DATA_DIR),
+                  extra_code=[Path(__file__)])
+
+
 def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifacts_dir: Path, examples: Examples,
-                   log: Callable[[Entry], None], version: int | None = None) -> list[Entry]:
+                   log: Callable[[Entry], None], version: int | None = None,
+                   key: dict[str, Any] | None = None) -> list[Entry]:
     from rosetta.exporters.graph import plan
     from rosetta.exporters.pipeline import export_model
 
     source, spec = builtin_source(model, lane, artifacts_dir)
-    return export_model(source, spec, list(formats or plan(lane)), artifacts_dir, examples, version_=version, log=log)
+    return export_model(source, spec, list(formats or plan(lane)), artifacts_dir, examples, version_=version, log=log,
+                        key=key)

@@ -41,15 +41,22 @@ def optional_flags(flags: dict[str, object]) -> list[str]:
 def in_child(args: argparse.Namespace, name: str, command: list[str]) -> int:
     """Run `command` for lane `name` in a child `rosetta` process whose Keras runs the lane's backend: Keras reads
     KERAS_BACKEND once per process, and this one's Keras already runs another backend."""
+    return start_child(args, name, command).wait()
+
+
+def start_child(args: argparse.Namespace, name: str, command: list[str]) -> subprocess.Popen:
+    """Start `command` for lane `name` in a child `rosetta` process (a Keras lane's with its backend)."""
+    import os
+
     from rosetta.keras_backends import child_env
     from rosetta.models import keras_backend
 
     backend = keras_backend(name)
-    console.print(f"[bold]{name}[/]: in a child process with KERAS_BACKEND={backend}")
+    console.print(f"[bold]{name}[/]: in a child process" + (f" with KERAS_BACKEND={backend}" if backend else ""))
     out = getattr(args, "artifacts", None) or args.out
     argv = [sys.executable, "-m", "rosetta.cli", "--data-dir", str(args.data_dir), "--out", str(out),
             *command, "--lane", name]
-    return subprocess.run(argv, env=child_env(backend)).returncode
+    return subprocess.Popen(argv, env=child_env(backend) if backend else dict(os.environ))
 
 
 def log_cell(entry: Entry) -> None:

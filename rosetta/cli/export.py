@@ -8,6 +8,7 @@ from rosetta import contract
 from rosetta.cli.common import UsageError, console, in_child, lanes, log_cell, print_summary
 from rosetta.core.arg_types import positive_int
 from rosetta.core.manifest import Entry
+from rosetta.core.retention import KEEP_NEWEST
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -29,6 +30,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--artifacts", type=Path, default=None, help="output directory (default: --out)")
     export.add_argument("--version", type=positive_int, default=None, metavar="N",
                         help="publish as version N (refused if DIR/<model>/N/ exists); default: the next free one")
+    export.add_argument("--keep", type=positive_int, default=KEEP_NEWEST, metavar="N",
+                        help="retention after publishing: each exported model keeps its stable and canary versions "
+                             f"and its newest N (default {KEEP_NEWEST}); older ones are removed")
+    export.add_argument("--force", action="store_true",
+                        help="built-in models: export every lane again, even one whose newest version was exported "
+                             "from the same checkpoint with the same tools (by default it is reused, nothing published)")
     export.set_defaults(func=run)
 
 
@@ -57,13 +64,15 @@ def _export_builtins(args: argparse.Namespace, out: Path) -> list[Entry]:
             raise UsageError(f"format(s) {', '.join(missing)} not exported for lane {name!r}; "
                              f"valid for {name}: {', '.join(plan(name))}")
     entries, elsewhere = export_builtins(args.model, names, args.format, out, args.data_dir, args.version,
-                                         log=log_cell, announce=lambda text: console.print(f"[bold]{text}[/]"))
+                                         log=log_cell, announce=lambda text: console.print(f"[bold]{text}[/]"),
+                                         keep=args.keep, force=args.force)
     for name in elsewhere:
         # The child writes its cells into the manifest; this run's summary and exit code take the entries it
         # added or rewrote (a version is never rewritten, a failed one may be retried under the same number).
         before = {e.key: e for e in manifest.load(out).entries}
         command = ["export", "--model", args.model, *(["--format", *args.format] if args.format else []),
-                   *(["--version", str(args.version)] if args.version is not None else [])]
+                   *(["--version", str(args.version)] if args.version is not None else []),
+                   "--keep", str(args.keep), *(["--force"] if args.force else [])]
         if in_child(args, name, command) not in (0, 1):  # 1: cells failed, listed in the manifest
             raise UsageError(f"exporting lane {name} failed (its child process's error is above)")
         entries += [e for e in manifest.load(out).entries if before.get(e.key) != e]
@@ -80,4 +89,4 @@ def _export_user_model(args: argparse.Namespace, out: Path) -> list[Entry]:
                          "calibration rows)")
     console.print(f"[bold]exporting {args.model}[/]")
     return export(args.model, args.example_inputs, labels=args.labels, name=args.name, formats=args.format,
-                  atol=args.atol, artifacts=out, version=args.version, log=log_cell)
+                  atol=args.atol, artifacts=out, version=args.version, log=log_cell, keep=args.keep)
