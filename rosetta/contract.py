@@ -48,16 +48,19 @@ SEED = 20261127
 WARMUP = 0.1
 LABEL_SMOOTHING = 0.1
 
-# mnist-cnn: see TRAINING below; `make test` trains it on a slice (tests/conftest.py CNN_SLICE).
-CNN_LEARNING_RATE = 1e-3
+# mnist-cnn: 3 epochs, batch 128, peak 3e-3, warm-up 10%, label smoothing 0.1.
+# Measured here (torch lane, seed 20261127, one thread): 2 epochs 99.02%, 3 epochs 99.22% (72 CPU-s; the previous
+# recipe, batch 64 with plain cosine at 1e-3, reached 99.03% in 345 CPU-s on two threads). `make test` trains it
+# on a slice (tests/conftest.py CNN_SLICE).
+CNN_LEARNING_RATE = 3e-3
 CNN_EPOCHS = 3
-CNN_BATCH_SIZE = 64
+CNN_BATCH_SIZE = 128
 
 TRAINING = {
     MNIST_MLP.name: {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
                      "warmup": WARMUP, "label_smoothing": LABEL_SMOOTHING},
     MNIST_CNN.name: {"epochs": CNN_EPOCHS, "batch_size": CNN_BATCH_SIZE, "learning_rate": CNN_LEARNING_RATE,
-                     "warmup": 0.0, "label_smoothing": 0.0},
+                     "warmup": WARMUP, "label_smoothing": LABEL_SMOOTHING},
 }
 # The test accuracy each built-in model must reach in every lane (the training summary flags a miss).
-ACCURACY_BAR = {MNIST_MLP.name: 0.98, MNIST_CNN.name: 0.99}
+ACCURACY_BAR = {MNIST_MLP.name: 0.982, MNIST_CNN.name: 0.992}

@@ -59,6 +59,26 @@ def start_child(args: argparse.Namespace, name: str, command: list[str]) -> subp
     return subprocess.Popen(argv, env=child_env(backend) if backend else dict(os.environ))
 
 
+def run_children(args: argparse.Namespace, commands: list[tuple[str, list[str]]], jobs: int,
+                 ok_codes: tuple[int, ...] = (0,)) -> list[str]:
+    """Run each (lane, command) in a child (start_child), `jobs` at a time, in order; the lanes whose child
+    failed (an exit code not in `ok_codes`), with their exit codes."""
+    import time
+
+    pending, running, failed = list(commands), [], []
+    while pending or running:
+        while pending and len(running) < jobs:
+            name, command = pending.pop(0)
+            running.append((name, start_child(args, name, command)))
+        for name, child in list(running):
+            if child.poll() is not None:
+                running.remove((name, child))
+                if child.returncode not in ok_codes:
+                    failed.append(f"{name} (exit {child.returncode})")
+        time.sleep(0.1)
+    return failed
+
+
 def log_cell(entry: Entry) -> None:
     """One line per exported cell as it finishes."""
     color = "green" if entry.ok else "red"

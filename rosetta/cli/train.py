@@ -5,12 +5,11 @@ import argparse
 import json
 import os
 import subprocess
-import time
 
 from rich.table import Table
 
 from rosetta import contract
-from rosetta.cli.common import TrainingError, UsageError, builtin_models, console, lanes, optional_flags, start_child
+from rosetta.cli.common import TrainingError, UsageError, builtin_models, console, lanes, optional_flags, run_children
 from rosetta.core.arg_types import positive_float, positive_int
 
 
@@ -130,19 +129,9 @@ def _train_children(args: argparse.Namespace, by_lane: dict[str, list[str]], fla
     """Each lane's runs in a child `rosetta train` of its own, `jobs` children at a time; their metrics."""
     from rosetta.models.training import METRICS
 
-    pending, running, failed = list(by_lane.items()), [], []
-    while pending or running:
-        while pending and len(running) < jobs:
-            name, models = pending.pop(0)
-            model_flag = models[0] if len(models) == 1 else "all"
-            command = ["train", "--model", model_flag, *flags, "--jobs", "1", "--threads", str(threads)]
-            running.append((name, start_child(args, name, command)))
-        for item in list(running):
-            if item[1].poll() is not None:
-                running.remove(item)
-                if item[1].returncode != 0:
-                    failed.append(item[0])
-        time.sleep(0.1)
+    commands = [(name, ["train", "--model", models[0] if len(models) == 1 else "all", *flags, "--jobs", "1",
+                        "--threads", str(threads)]) for name, models in by_lane.items()]
+    failed = run_children(args, commands, jobs)
     if failed:
         raise UsageError(f"training lane(s) {', '.join(failed)} failed (their child processes' errors are above)")
     return [json.loads((args.out / contract.served_name(m, name) / METRICS).read_text())
