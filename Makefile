@@ -54,9 +54,10 @@ node: $(NODE_STAMP)
 train: venv
 	$(BIN)/rosetta train
 
+# A run whose inputs are unchanged is skipped (rosetta train / export say "up to date"); FORCE=1 redoes all.
 export: venv node
-	$(BIN)/rosetta train
-	$(BIN)/rosetta export
+	$(BIN)/rosetta train $(if $(FORCE),--force)
+	$(BIN)/rosetta export $(if $(FORCE),--force)
 	$(MAKE) tfserving-stage
 	$(BIN)/rosetta site
 

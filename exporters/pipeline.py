@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from rosetta.core import manifest
-from rosetta.core.atomic import atomic_dir
+from rosetta.core.atomic import atomic_dir, write_json
 from rosetta.core.digest import describe_files
 from rosetta.core.examples import Examples
 from rosetta.core.manifest import Entry
@@ -30,6 +30,7 @@ from rosetta.exporters.base import Unsupported
 from rosetta.exporters.context import ExportContext
 from rosetta.exporters.graph import NODES, Edge, describe, node_path, plan
 from rosetta.exporters.memory import CellMemory
+from rosetta.exporters.reuse import EXPORT_KEY
 from rosetta.exporters.runtimes import RUNTIMES
 from rosetta.exporters.tflite_ops import op_histogram
 from rosetta.sources import Source
@@ -215,12 +216,14 @@ def _validate_second_size(entry: Entry, fmt: str, runtime, artifact: Path, spec:
 
 def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifacts_dir: Path, examples: Examples,
                  atol: float | None = None, version_: int | None = None,
-                 log: Callable[[Entry], None] = print, thresholds: gates.Thresholds = gates.DEFAULT) -> list[Entry]:
+                 log: Callable[[Entry], None] = print, thresholds: gates.Thresholds = gates.DEFAULT,
+                 key: dict[str, Any] | None = None) -> list[Entry]:
     """Export and validate `formats` of one model as version `version_` (default: the next free one) into
     DIR/<spec.name>/<N>/; returns its manifest entries (failed cells included). The source is run once on the
     validation rows: every cell is compared with that. The version is published when at least one cell is ok;
     otherwise nothing is left on disk (the entries say why) and the same version can be retried. `thresholds`:
-    every gate's limit (`atol`, when given, replaces its float tolerance)."""
+    every gate's limit (`atol`, when given, replaces its float tolerance). `key` (exporters.reuse) is recorded in
+    the version: a later export under the same key reuses it."""
     artifacts_dir = Path(artifacts_dir)
     pinned = version_ is not None
     version_ = resolve_version(artifacts_dir, spec.name, version_)
@@ -258,6 +261,8 @@ def export_model(source: Source, spec: ModelSpec, formats: Sequence[str], artifa
             log(entry)
             entries.append(entry)
         shutil.rmtree(staged.work, ignore_errors=True)
+        if key is not None:
+            write_json(staged.dir / EXPORT_KEY, key)
         if any(e.ok for e in entries):
             _publish(staged, entries, artifacts_dir, spec.name, pinned)
         else:  # nothing worth serving: publish nothing, so `--version N` can simply be run again

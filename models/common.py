@@ -1,6 +1,7 @@
 """What the three lanes share: training config, batch order, epoch reporting."""
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
@@ -17,12 +18,15 @@ from rosetta import contract
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Adam at `learning_rate`, cosine-decayed to 0 over all steps. The bare defaults are the MLP's;
-    `for_model` gives each built-in model its own measured defaults (rosetta.contract.TRAINING)."""
+    """Adam on a one-cycle schedule: the rate rises linearly from 0 to `learning_rate` over the first `warmup`
+    fraction of all steps, then cosine-decays to 0; cross-entropy with `label_smoothing`. The bare defaults are
+    the MLP's; `for_model` gives each built-in model its own measured defaults (rosetta.contract.TRAINING)."""
     epochs: int = contract.EPOCHS
     batch_size: int = contract.BATCH_SIZE
     learning_rate: float = contract.LEARNING_RATE
     seed: int = contract.SEED
+    warmup: float = contract.WARMUP
+    label_smoothing: float = contract.LABEL_SMOOTHING
 
     @classmethod
     def for_model(cls, model: str, **overrides: Any) -> TrainConfig:
@@ -63,6 +67,20 @@ def print_epoch(label: str, total_epochs: int) -> EpochCallback:
 def total_steps(n: int, config: TrainConfig) -> int:
     """Optimizer updates in a run: the horizon of the cosine learning-rate decay."""
     return config.epochs * -(-n // config.batch_size)
+
+
+def warmup_steps(n: int, config: TrainConfig) -> int:
+    return int(round(total_steps(n, config) * config.warmup))
+
+
+def learning_rate_at(step: int, n: int, config: TrainConfig) -> float:
+    """The schedule every lane follows (Keras' CosineDecay with warm-up and optax's warmup_cosine_decay_schedule
+    compute the same; torch's LambdaLR calls this)."""
+    total, warm = total_steps(n, config), warmup_steps(n, config)
+    if step < warm:
+        return config.learning_rate * step / warm
+    progress = min(1.0, (step - warm) / max(1, total - warm))
+    return config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
 def shuffled_batches(n: int, batch_size: int, rng: np.random.Generator,

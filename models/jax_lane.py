@@ -19,7 +19,15 @@ from rosetta.core.atomic import atomic_file
 from rosetta.jax_function import JaxFunction
 from rosetta.models import architectures as arch
 from rosetta.models.architectures import Weights
-from rosetta.models.common import EpochCallback, EpochTimer, History, TrainConfig, shuffled_batches, total_steps
+from rosetta.models.common import (
+    EpochCallback,
+    EpochTimer,
+    History,
+    TrainConfig,
+    shuffled_batches,
+    total_steps,
+    warmup_steps,
+)
 
 CHECKPOINT = "params.msgpack"  # Flax variables {"params", "batch_stats"}, flax.serialization msgpack
 DISTRIBUTIONS = ("jax", "jaxlib", "flax", "optax")
@@ -106,14 +114,19 @@ def build(model: str = arch.MLP, seed: int = contract.SEED) -> Model:
 TrainStep = Callable[..., tuple[Any, Any, Any, jax.Array, jax.Array]]
 
 
-def make_train_step(module: nn.Module, optimizer: optax.GradientTransformation) -> TrainStep:
+def make_train_step(module: nn.Module, optimizer: optax.GradientTransformation,
+                    label_smoothing: float = 0.0) -> TrainStep:
     """One Adam update on a batch: (params, batch_stats, opt_state, images, labels) ->
     (params, batch_stats, opt_state, loss, correct). Not jitted here."""
     def step(params, batch_stats, opt_state, images, labels):
         def loss_fn(p):
             logits, updates = module.apply({"params": p, "batch_stats": batch_stats}, images, train=True,
                                            mutable=["batch_stats"])
-            loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
+            if label_smoothing:
+                targets = optax.smooth_labels(jax.nn.one_hot(labels, contract.NUM_CLASSES), label_smoothing)
+                loss = optax.softmax_cross_entropy(logits, targets).mean()
+            else:
+                loss = optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
             return loss, (logits, updates.get("batch_stats", batch_stats))
         (loss, (logits, new_stats)), grads = jax.value_and_grad(loss_fn, has_aux=True)(params)
         updates, opt_state = optimizer.update(grads, opt_state, params)
@@ -135,8 +148,11 @@ def make_epoch(step: TrainStep) -> Callable:
 
 
 def make_optimizer(config: TrainConfig, examples: int) -> optax.GradientTransformation:
-    """Adam with the cosine decay over the whole run: the lane's optimizer, on one device or many."""
-    return optax.adam(optax.cosine_decay_schedule(config.learning_rate, total_steps(examples, config)))
+    """Adam on the shared warm-up + cosine schedule: the lane's optimizer, on one device or many."""
+    total, warm = total_steps(examples, config), warmup_steps(examples, config)
+    if not warm:
+        return optax.adam(optax.cosine_decay_schedule(config.learning_rate, total))
+    return optax.adam(optax.warmup_cosine_decay_schedule(0.0, config.learning_rate, warm, total, 0.0))
 
 
 class Placement(Protocol):
@@ -165,7 +181,7 @@ def train(model: Model, images: np.ndarray, labels: np.ndarray, config: TrainCon
           placement: Placement = DefaultDevice()) -> tuple[Model, History]:
     rng = np.random.default_rng(config.seed)
     optimizer = make_optimizer(config, len(labels))
-    step = make_train_step(model.module, optimizer)
+    step = make_train_step(model.module, optimizer, config.label_smoothing)
     run_epoch, run_step = make_epoch(step), jax.jit(step)
     params = placement.state(model.variables["params"])
     batch_stats = placement.state(model.variables["batch_stats"])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from rosetta import contract
 from rosetta.core.atomic import atomic_file
 from rosetta.models import architectures as arch
 from rosetta.models.architectures import Weights
-from rosetta.models.common import EpochCallback, EpochTimer, History, TrainConfig, shuffled_batches, total_steps
+from rosetta.models.common import EpochCallback, EpochTimer, History, TrainConfig, learning_rate_at, shuffled_batches
 
 CHECKPOINT = "model.pt"  # a state_dict, loaded back with weights_only=True
 DISTRIBUTIONS = ("torch",)
@@ -85,11 +86,20 @@ def build(model: str = arch.MLP, seed: int = contract.SEED) -> Model:
 
 
 def make_optimizer(parameters: Iterable[nn.Parameter], config: TrainConfig, examples: int
-                   ) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.CosineAnnealingLR]:
-    """Adam with the cosine decay over the whole run: the lane's optimizer, on one device or many."""
+                   ) -> tuple[torch.optim.Adam, torch.optim.lr_scheduler.LambdaLR]:
+    """Adam on the shared warm-up + cosine schedule: the lane's optimizer, on one device or many."""
     # fused: one kernel for all parameters; the default per-tensor Adam doubles the step time here.
     optimizer = torch.optim.Adam(parameters, lr=config.learning_rate, fused=True)
-    return optimizer, torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, total_steps(examples, config))
+    factor = partial(_schedule_factor, examples=examples, config=config)
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _schedule_factor(step: int, examples: int, config: TrainConfig) -> float:
+    return learning_rate_at(step, examples, config) / config.learning_rate
+
+
+def loss_function(config: TrainConfig) -> nn.Module:
+    return nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
 
 
 def step(logits_of: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
@@ -111,7 +121,7 @@ def train(model: Model, images: np.ndarray, labels: np.ndarray, config: TrainCon
     rng = np.random.default_rng(config.seed)
     x_all, y_all = torch.from_numpy(images), torch.from_numpy(labels)
     optimizer, schedule = make_optimizer(model.parameters(), config, len(labels))
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = loss_function(config)
     history = History()
     model.train()
     for epoch in range(1, config.epochs + 1):

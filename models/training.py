@@ -13,16 +13,18 @@ from rosetta.core.tool_versions import versions
 from rosetta.mnist import Split
 from rosetta.models import lane as load_lane
 from rosetta.models.common import TrainConfig, accuracy, print_epoch
+from rosetta.models.run_key import key_digest
 
 METRICS = "metrics.json"
 SINGLE_DEVICE = "single device"
 
 
 def train_lane(model: str, name: str, train: Split, test: Split, config: TrainConfig,
-               out_dir: Path, devices: int = 1) -> dict[str, Any]:
+               out_dir: Path, devices: int = 1, key: dict[str, Any] | None = None) -> dict[str, Any]:
     """Train `model` in lane `name`, write <out_dir>/<served name>/{checkpoint, architecture.json, metrics.json};
     return the metrics. `devices` > 1 trains data-parallel on the lane's engine (models.distributed), in a
-    process whose devices models.distributed.devices configured; only the writer (rank 0) writes."""
+    process whose devices models.distributed.devices configured; only the writer (rank 0) writes. `key`
+    (models.run_key) is recorded with the metrics: `rosetta train` skips a run whose key is unchanged."""
     lane = load_lane(name)
     model_name = served_name(model, name)
     built = lane.build(model, config.seed)
@@ -59,6 +61,7 @@ def train_lane(model: str, name: str, train: Split, test: Split, config: TrainCo
         "history": history.as_dicts(),
         "versions": versions(*lane.DISTRIBUTIONS),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **({"run_key": key_digest(key), "run_inputs": key} if key is not None else {}),
     }
     if writes:
         lane.save(trained, model_dir)

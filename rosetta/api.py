@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from rosetta.core import manifest
+from rosetta.core import manifest, retention
 from rosetta.core.examples import load_examples, split_examples
 from rosetta.core.manifest import Entry
+from rosetta.core.retention import KEEP_NEWEST
 from rosetta.core.spec import SpecError, check_model_name
 from rosetta.sources import Source, SourceError, detect, load_source
 
@@ -30,11 +31,13 @@ def default_name(source: Source) -> str:
     return check_model_name(name.lower()[:100])
 
 
-def _publish(artifacts: Path, entries: list[Entry]) -> None:
-    """Record a run's cells in the manifest and rewrite the report over the whole manifest."""
+def _publish(artifacts: Path, entries: list[Entry], keep: int) -> None:
+    """Record a run's cells in the manifest, apply the retention policy to their models (rosetta.core.retention:
+    labelled versions and the newest `keep` stay) and rewrite the report over the whole manifest."""
     from rosetta.exporters.report import write_report
 
     manifest.write(artifacts, entries)
+    retention.prune(artifacts, {e.model_name for e in entries}, keep)
     write_report(artifacts)
 
 
@@ -44,7 +47,7 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
            version: int | None = None, log: Log | None = None, output_kinds: Mapping[str, str] | None = None,
            gates: Mapping[str, float] | None = None, signature: str | None = None,
            dynamic: Mapping[str, Mapping[int, tuple[int, int | None] | None]] | None = None,
-           skip: Sequence[str] = ()) -> list[Entry]:
+           skip: Sequence[str] = (), keep: int = KEEP_NEWEST) -> list[Entry]:
     """Export a model to every format the graph reaches from its framework (or `formats`), less `skip`, validate
     each artifact in its runtime against the model on the example inputs, and record them in `artifacts/manifest.json`.
 
@@ -52,9 +55,10 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
     source string (`model.keras`, `program.pt2`, `model.onnx`, a SavedModel directory (its `signature`, default
     serving_default), `package.module:factory`). `output_kinds`: {output: kind} over the inferred kinds;
     `gates`: {threshold name: value} over gates.Thresholds' defaults. Each call publishes a new version,
-    `artifacts/<name>/<N>/`: the next free N, or `version` (refused with VersionError if it exists). Returns the
-    manifest entries. `dynamic` frees non-batch axes the model cannot declare itself: {input: {axis: (min, max)
-    or None}} (a .pt2's Dims and a Keras model's None dimensions are read from the model).
+    `artifacts/<name>/<N>/`: the next free N, or `version` (refused with VersionError if it exists); then the
+    model keeps its labelled versions and its newest `keep` (rosetta.core.retention). Returns the manifest
+    entries. `dynamic` frees non-batch axes the model cannot declare itself: {input: {axis: (min, max) or None}}
+    (a .pt2's Dims and a Keras model's None dimensions are read from the model).
     """
     from rosetta import output_kinds as kinds
     from rosetta.exporters import gates as gate_module
@@ -93,7 +97,7 @@ def export(model: Any, example_inputs: np.ndarray | Mapping[str, np.ndarray] | s
     split = split_examples(examples, None if labels is None else np.asarray(labels))
     entries = export_model(source, spec, formats, artifacts, split,
                            thresholds=thresholds, version_=version, log=log or (lambda e: None))
-    _publish(artifacts, entries)
+    _publish(artifacts, entries, keep)
     return entries
 
 
@@ -111,13 +115,17 @@ def _infer_spec(source: Source, name: str, examples, dynamic=None):
 
 def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | None, artifacts: Path | str,
                     data_dir: Path | None = None, version: int | None = None, log: Log | None = None,
-                    announce: Callable[[str], None] = print, skip: Sequence[str] = ()) -> tuple[list[Entry], list[str]]:
+                    announce: Callable[[str], None] = print, skip: Sequence[str] = (), keep: int = KEEP_NEWEST,
+                    force: bool = False) -> tuple[list[Entry], list[str]]:
     """Export the trained built-in `model` ("all" for both) in each of `lanes` this process can run; returns the
     entries and the lanes it could not (Keras lanes of another backend than this process's Keras: run each in a
-    process of its own)."""
+    process of its own). A checkpoint whose newest version was exported under the same key (same checkpoint
+    bytes, formats, converter and runtime versions, exporter code, data; rosetta.exporters.reuse) is not
+    exported again: its entries are returned and nothing is published, unless `force` or a pinned `version`."""
     from rosetta import contract
-    from rosetta.builtins import export_builtin, mnist_examples
+    from rosetta.builtins import chosen_formats, export_builtin, export_key, mnist_examples
     from rosetta.exporters.pipeline import resolve_version
+    from rosetta.exporters.reuse import reusable
     from rosetta.mnist import load_split
     from rosetta.models import needs_own_process
 
@@ -128,11 +136,20 @@ def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | N
             for name in lanes:
                 resolve_version(artifacts, contract.served_name(m, name), version)
     entries: list[Entry] = []
+    reused: list[Entry] = []
     elsewhere: list[str] = []
     examples = None
     try:
         for m in models:
             for name in lanes:
+                key = export_key(m, name, chosen_formats(name, formats, skip), artifacts, data_dir)
+                same = None if force or version is not None or key is None else \
+                    reusable(artifacts, contract.served_name(m, name), key)
+                if same is not None:
+                    announce(f"{contract.served_name(m, name)}: up to date (version {same[0].version} was exported "
+                             f"from the same checkpoint with the same tools; --force exports it again)")
+                    reused += same
+                    continue
                 # Known only once a Keras lane has run here: Keras fixes its backend at its first import.
                 if needs_own_process(name):
                     elsewhere += [name] if name not in elsewhere else []
@@ -141,8 +158,8 @@ def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | N
                     examples = mnist_examples(load_split("train", data_dir), load_split("test", data_dir))
                 announce(f"exporting {contract.served_name(m, name)}")
                 entries += export_builtin(m, name, formats, artifacts, examples, log=log or (lambda e: None),
-                                          version=version, skip=skip)
+                                          version=version, key=key, skip=skip)
     finally:  # what was published before a failure is recorded, never left on disk unlisted
         if entries:
-            _publish(artifacts, entries)
-    return entries, elsewhere
+            _publish(artifacts, entries, keep)
+    return reused + entries, elsewhere

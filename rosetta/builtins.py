@@ -39,11 +39,37 @@ def builtin_source(model: str, lane: str, artifacts_dir: Path) -> tuple[Source, 
         contract.BUILTIN_MODELS[model].renamed(served)
 
 
-def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifacts_dir: Path, examples: Examples,
-                   log: Callable[[Entry], None], version: int | None = None, skip: Sequence[str] = ()) -> list[Entry]:
+def chosen_formats(lane: str, formats: Sequence[str] | None, skip: Sequence[str] = ()) -> list[str]:
+    """What a built-in export of `lane` makes: `formats`, else every format the lane reaches but the opt-in ones;
+    less `skip`."""
     from rosetta.exporters.graph import plan
+
+    return [f for f in formats or plan(lane) if f not in skip and (formats or f not in contract.OPT_IN_FORMATS)]
+
+
+def export_key(model: str, lane: str, formats: Sequence[str], artifacts_dir: Path,
+               data_dir: Path | None) -> dict[str, Any] | None:
+    """The key of exporting the trained checkpoint (exporters.reuse), None when there is no checkpoint yet.
+    Reads files and versions only: no framework is imported."""
+    from rosetta.exporters.graph import NODES
+    from rosetta.exporters.reuse import export_key as key_of
+    from rosetta.mnist import DEFAULT_DATA_DIR
+    from rosetta.models.architectures import ARCHITECTURE_FILE
+    from rosetta.models.run_key import data_digest
+
+    model_dir = Path(artifacts_dir) / contract.served_name(model, lane)
+    files = [model_dir / NODES[lane].filename, model_dir / ARCHITECTURE_FILE]
+    if not all(f.is_file() for f in files):
+        return None
+    return key_of(files, lane, list(formats), data_digest(data_dir or DEFAULT_DATA_DIR),
+                  extra_code=[Path(__file__)])
+
+
+def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifacts_dir: Path, examples: Examples,
+                   log: Callable[[Entry], None], version: int | None = None, skip: Sequence[str] = (),
+                   key: dict[str, Any] | None = None) -> list[Entry]:
     from rosetta.exporters.pipeline import export_model
 
     source, spec = builtin_source(model, lane, artifacts_dir)
-    chosen = [f for f in formats or plan(lane) if f not in skip and (formats or f not in contract.OPT_IN_FORMATS)]
-    return export_model(source, spec, chosen, artifacts_dir, examples, version_=version, log=log)
+    return export_model(source, spec, chosen_formats(lane, formats, skip), artifacts_dir, examples, version_=version,
+                        log=log, key=key)

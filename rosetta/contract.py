@@ -40,35 +40,35 @@ def served_name(model: str, lane: str) -> str:
     return f"{model}-{lane}"
 
 
-# Training defaults per built-in model (models.common.TrainConfig.for_model): Adam, cosine-decayed to 0 over
-# the run.
+# Training defaults per built-in model (models.common.TrainConfig.for_model): Adam on a one-cycle schedule (linear
+# warm-up over the first `warmup` fraction of the steps, then cosine decay to 0), cross-entropy with label
+# smoothing. Larger batches than before: per-step dispatch, not arithmetic, is the cost of models this small.
 #
-# mnist-mlp: Adam at 1e-3, 5 epochs, batch 16.
-# Measured here (JAX lane, 4 seeds; Keras and torch one each): with a constant rate, batch 32 ends at
-# 97.1-97.6% test accuracy; cosine decay lifts batch 32 to 97.8-98.1%, too close to the 98% bar, and
-# batch 16 to 98.0-98.2% in every lane. Smaller batches cost wall time (per-step overhead dominates a
-# model this small), so 16 is the largest batch that clears the bar with margin.
-LEARNING_RATE = 1e-3
-EPOCHS = 5
-BATCH_SIZE = 16
+# mnist-mlp: 15 epochs, batch 128, peak 2e-3, warm-up 10%, label smoothing 0.1.
+# Measured here (JAX lane, seed 20261127, test accuracy): batch 128 10 epochs 98.22% (no smoothing: 98.02%),
+# 15 epochs 98.40%; batch 64 10 epochs 98.36%. The previous recipe (batch 16, 5 epochs, plain cosine) reached
+# 98.0-98.2% in 18,750 steps; this one takes 7,035.
+# Spread over seeds and lanes: README (built-in models), from benchmarks/training_runs.py.
+LEARNING_RATE = 2e-3
+EPOCHS = 15
+BATCH_SIZE = 128
 SEED = 20261127
+WARMUP = 0.1
+LABEL_SMOOTHING = 0.1
 
-# mnist-cnn: Adam at 1e-3 cosine-decayed to 0, 3 epochs, batch 64: the only setting measured to clear 99% in
-# every lane; torch by 0.03 points only (one seed), so a 4-epoch or second-seed run is the next measurement.
-# Measured here (one seed each, full data, `rosetta train --model mnist-cnn`; wall times on a 2-core machine
-# shared with other jobs, so CPU seconds are the steadier cost):
-#   2 epochs, batch 128, lr 2e-3: jax 98.92% (136 CPU-s), keras 99.01% (73 CPU-s)
-#   3 epochs, batch 128, lr 2e-3: torch 98.98% (188 CPU-s; unloaded, an epoch took 11.8 s wall)
-#   3 epochs, batch  64, lr 1e-3: torch 99.03% (345 CPU-s), jax 99.16% (202 CPU-s), keras 99.20% (114 CPU-s)
-#   (torch: train accuracy 99.40%, so its gap to the bar is generalisation, not under-training)
-# Unloaded, an epoch costs ~12-35 s wall per lane. `make test` trains the CNN on a slice (tests/conftest.py).
-CNN_LEARNING_RATE = 1e-3
+# mnist-cnn: 3 epochs, batch 128, peak 3e-3, warm-up 10%, label smoothing 0.1.
+# Measured here (torch lane, seed 20261127, one thread): 2 epochs 99.02%, 3 epochs 99.22% (72 CPU-s; the previous
+# recipe, batch 64 with plain cosine at 1e-3, reached 99.03% in 345 CPU-s on two threads). `make test` trains it
+# on a slice (tests/conftest.py CNN_SLICE).
+CNN_LEARNING_RATE = 3e-3
 CNN_EPOCHS = 3
-CNN_BATCH_SIZE = 64
+CNN_BATCH_SIZE = 128
 
 TRAINING = {
-    MNIST_MLP.name: {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE},
-    MNIST_CNN.name: {"epochs": CNN_EPOCHS, "batch_size": CNN_BATCH_SIZE, "learning_rate": CNN_LEARNING_RATE},
+    MNIST_MLP.name: {"epochs": EPOCHS, "batch_size": BATCH_SIZE, "learning_rate": LEARNING_RATE,
+                     "warmup": WARMUP, "label_smoothing": LABEL_SMOOTHING},
+    MNIST_CNN.name: {"epochs": CNN_EPOCHS, "batch_size": CNN_BATCH_SIZE, "learning_rate": CNN_LEARNING_RATE,
+                     "warmup": WARMUP, "label_smoothing": LABEL_SMOOTHING},
 }
 # The test accuracy each built-in model must reach in every lane (the training summary flags a miss).
-ACCURACY_BAR = {MNIST_MLP.name: 0.98, MNIST_CNN.name: 0.99}
+ACCURACY_BAR = {MNIST_MLP.name: 0.982, MNIST_CNN.name: 0.992}

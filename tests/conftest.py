@@ -27,7 +27,9 @@ def _rosetta(*args: str) -> None:
 
 # make test trains the CNN on a slice (its full run, ~3 min a lane here, is `make export`'s): the pipeline after
 # training is the same, and the accuracy bar for a slice-trained CNN is CNN_SLICE_BAR (tests/exporters).
-CNN_SLICE = ("--epochs", "1", "--train-limit", "15000")
+# Batch 64 on the slice: twice the steps of the full recipe's batch 128 (1 epoch at 128 measured 95.8% in torch,
+# too close to CNN_SLICE_BAR).
+CNN_SLICE = ("--epochs", "1", "--train-limit", "15000", "--batch-size", "64")
 EXTRA_FORMATS = ("tflite-fp16", "onnx-fp16", "onnx-int8", "openvino", "executorch")
 
 

@@ -72,7 +72,7 @@ def train(model: torch_lane.Model, images: np.ndarray, labels: np.ndarray, confi
     ddp = DistributedDataParallel(_Logits(model.to(device)), device_ids=[device.index] if device.index is not None
                                   else None)
     optimizer, schedule = torch_lane.make_optimizer(ddp.parameters(), config, len(labels))
-    loss_fn = nn.CrossEntropyLoss()
+    loss_fn = torch_lane.loss_function(config)
     history = History()
     ddp.train()
     for epoch in range(1, config.epochs + 1):

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from rosetta.cli import export, release, serve, setup_js, site, train
+from rosetta.cli import export, prune, release, serve, setup_js, site, train
 from rosetta.cli.common import ARTIFACTS_DIR, TrainingError, UsageError, console
 from rosetta.core.manifest import ManifestError
 from rosetta.core.package_data import JsRuntimeMissing
@@ -17,7 +17,7 @@ from rosetta.core.version_dirs import VersionError
 from rosetta.mnist import DEFAULT_DATA_DIR, DataError
 from rosetta.sources import SourceError
 
-COMMANDS = (train, export, release, serve, site, setup_js)
+COMMANDS = (train, export, release, prune, serve, site, setup_js)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -41,15 +41,42 @@ def optional_flags(flags: dict[str, object]) -> list[str]:
 def in_child(args: argparse.Namespace, name: str, command: list[str]) -> int:
     """Run `command` for lane `name` in a child `rosetta` process whose Keras runs the lane's backend: Keras reads
     KERAS_BACKEND once per process, and this one's Keras already runs another backend."""
+    return start_child(args, name, command).wait()
+
+
+def start_child(args: argparse.Namespace, name: str, command: list[str]) -> subprocess.Popen:
+    """Start `command` for lane `name` in a child `rosetta` process (a Keras lane's with its backend)."""
+    import os
+
     from rosetta.keras_backends import child_env
     from rosetta.models import keras_backend
 
     backend = keras_backend(name)
-    console.print(f"[bold]{name}[/]: in a child process with KERAS_BACKEND={backend}")
+    console.print(f"[bold]{name}[/]: in a child process" + (f" with KERAS_BACKEND={backend}" if backend else ""))
     out = getattr(args, "artifacts", None) or args.out
     argv = [sys.executable, "-m", "rosetta.cli", "--data-dir", str(args.data_dir), "--out", str(out),
             *command, "--lane", name]
-    return subprocess.run(argv, env=child_env(backend)).returncode
+    return subprocess.Popen(argv, env=child_env(backend) if backend else dict(os.environ))
+
+
+def run_children(args: argparse.Namespace, commands: list[tuple[str, list[str]]], jobs: int,
+                 ok_codes: tuple[int, ...] = (0,)) -> list[str]:
+    """Run each (lane, command) in a child (start_child), `jobs` at a time, in order; the lanes whose child
+    failed (an exit code not in `ok_codes`), with their exit codes."""
+    import time
+
+    pending, running, failed = list(commands), [], []
+    while pending or running:
+        while pending and len(running) < jobs:
+            name, command = pending.pop(0)
+            running.append((name, start_child(args, name, command)))
+        for name, child in list(running):
+            if child.poll() is not None:
+                running.remove((name, child))
+                if child.returncode not in ok_codes:
+                    failed.append(f"{name} (exit {child.returncode})")
+        time.sleep(0.1)
+    return failed
 
 
 def log_cell(entry: Entry) -> None:

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from pathlib import Path
 
 from rosetta import contract
-from rosetta.cli.common import UsageError, console, in_child, lanes, log_cell, print_summary
+from rosetta.cli.common import UsageError, console, in_child, lanes, log_cell, print_summary, run_children
 from rosetta.core.arg_types import positive_int
 from rosetta.core.manifest import Entry
+from rosetta.core.retention import KEEP_NEWEST
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -44,6 +46,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     export.add_argument("--artifacts", type=Path, default=None, help="output directory (default: --out)")
     export.add_argument("--version", type=positive_int, default=None, metavar="N",
                         help="publish as version N (refused if DIR/<model>/N/ exists); default: the next free one")
+    export.add_argument("--keep", type=positive_int, default=KEEP_NEWEST, metavar="N",
+                        help="retention after publishing: each exported model keeps its stable and canary versions "
+                             f"and its newest N (default {KEEP_NEWEST}); older ones are removed")
+    export.add_argument("--force", action="store_true",
+                        help="built-in models: export every lane again, even one whose newest version was exported "
+                             "from the same checkpoint with the same tools (by default it is reused, nothing published)")
+    export.add_argument("--jobs", type=positive_int, default=None,
+                        help="built-in models: lanes exported at once, each in its own process (default: the number "
+                             "of cores)")
     export.set_defaults(func=run)
 
 
@@ -87,20 +98,57 @@ def _export_builtins(args: argparse.Namespace, out: Path) -> list[Entry]:
         if missing:
             raise UsageError(f"format(s) {', '.join(missing)} not exported for lane {name!r}; "
                              f"valid for {name}: {', '.join(plan(name))}")
+    jobs = min(args.jobs or os.cpu_count() or 1, len(names))
+    if jobs > 1:
+        return _export_lanes_in_parallel(args, out, names, jobs)
     entries, elsewhere = export_builtins(args.model, names, args.format, out, args.data_dir, args.version,
                                          log=log_cell, announce=lambda text: console.print(f"[bold]{text}[/]"),
-                                         skip=args.skip_format)
+                                         skip=args.skip_format, keep=args.keep, force=args.force)
     for name in elsewhere:
         # The child writes its cells into the manifest; this run's summary and exit code take the entries it
         # added or rewrote (a version is never rewritten, a failed one may be retried under the same number).
         before = {e.key: e for e in manifest.load(out).entries}
-        command = ["export", "--model", args.model, *(["--format", *args.format] if args.format else []),
-                   *(["--skip-format", *args.skip_format] if args.skip_format else []),
-                   *(["--version", str(args.version)] if args.version is not None else [])]
-        if in_child(args, name, command) not in (0, 1):  # 1: cells failed, listed in the manifest
+        if in_child(args, name, _child_command(args)) not in (0, 1):  # 1: cells failed, listed in the manifest
             raise UsageError(f"exporting lane {name} failed (its child process's error is above)")
         entries += [e for e in manifest.load(out).entries if before.get(e.key) != e]
     return entries
+
+
+def _child_command(args: argparse.Namespace) -> list[str]:
+    return ["export", "--model", args.model, *(["--format", *args.format] if args.format else []),
+            *(["--skip-format", *args.skip_format] if args.skip_format else []),
+            *(["--version", str(args.version)] if args.version is not None else []),
+            "--keep", str(args.keep), *(["--force"] if args.force else []), "--jobs", "1"]
+
+
+def _export_lanes_in_parallel(args: argparse.Namespace, out: Path, names: list[str], jobs: int) -> list[Entry]:
+    """Each lane with something to export in a child of its own, `jobs` at a time (every child publishes its
+    versions under the manifest lock); lanes whose newest versions are current are reused here, no child
+    started. The entries: the reused ones and those the children added."""
+    from rosetta.builtins import chosen_formats, export_key
+    from rosetta.core import manifest
+    from rosetta.exporters.reuse import reusable
+
+    reused: list[Entry] = []
+    todo = []
+    for name in names:
+        same = []
+        for model in (list(contract.BUILTIN_MODELS) if args.model == "all" else [args.model]):
+            key = None if args.force or args.version is not None else \
+                export_key(model, name, chosen_formats(name, args.format, args.skip_format), out, args.data_dir)
+            same.append(key and reusable(out, contract.served_name(model, name), key))
+        if all(same):
+            for entries in same:
+                console.print(f"[bold]{entries[0].model_name}[/]: up to date (version {entries[0].version} was "
+                              f"exported from the same checkpoint with the same tools; --force exports it again)")
+                reused += entries
+        else:
+            todo.append(name)
+    before = {e.key: e for e in manifest.load(out).entries}
+    failed = run_children(args, [(name, _child_command(args)) for name in todo], jobs, ok_codes=(0, 1))
+    if failed:  # 1: cells failed, listed in the manifest
+        raise UsageError(f"exporting lane(s) {', '.join(failed)} failed (their child processes' errors are above)")
+    return reused + [e for e in manifest.load(out).entries if before.get(e.key) != e]
 
 
 def _export_user_model(args: argparse.Namespace, out: Path) -> list[Entry]:
@@ -118,7 +166,7 @@ def _export_user_model(args: argparse.Namespace, out: Path) -> list[Entry]:
     return export(args.model, args.example_inputs, labels=args.labels, name=args.name, formats=args.format,
                   skip=args.skip_format, atol=args.atol, artifacts=out, version=args.version, log=log_cell,
                   output_kinds=args.output_kind, gates=_gate_values(args.gate), signature=args.signature,
-                  dynamic=dynamic or None)
+                  dynamic=dynamic or None, keep=args.keep)
 
 
 def _gate_values(items: list[str] | None) -> dict[str, float]:

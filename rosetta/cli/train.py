@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 
 from rich.table import Table
 
 from rosetta import contract
-from rosetta.cli.common import TrainingError, UsageError, builtin_models, console, in_child, lanes, optional_flags
+from rosetta.cli.common import TrainingError, UsageError, builtin_models, console, lanes, optional_flags, run_children
 from rosetta.core.arg_types import positive_float, positive_int
 
 
@@ -26,14 +27,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        help="data-parallel on N devices (GPUs, else N CPU devices): jax.sharding, torch DDP "
                             "under torchrun, tf.distribute.MirroredStrategy, keras.distribution (keras-jax); the "
                             "batch size is the global one")
+    train.add_argument("--jobs", type=positive_int, default=None,
+                       help="lanes trained at once, each in its own process (default: the number of cores)")
+    train.add_argument("--threads", type=positive_int, default=None,
+                       help="CPU threads per training process (default 1: lanes run in parallel processes instead, "
+                            "and a run's weights do not depend on how many lanes ran beside it)")
+    train.add_argument("--force", action="store_true",
+                       help="train every selected run again, even one whose checkpoint was trained under the same "
+                            "code, data, config, seed and library versions (by default such a run is skipped)")
     train.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from rosetta.mnist import load_split
-    from rosetta.models import needs_own_process
     from rosetta.models.common import TrainConfig
-    from rosetta.models.training import METRICS, train_lane
+    from rosetta.models.run_key import current_metrics, run_key
+    from rosetta.models.threads import use as use_threads
 
     names = lanes(args.lane)
     models = builtin_models(args.model)
@@ -56,33 +64,78 @@ def run(args: argparse.Namespace) -> int:
             for name in names:
                 results.append(_train_data_parallel(model, name, config, args))
     else:
-        train, test = load_split("train", args.data_dir), load_split("test", args.data_dir)
-        if args.train_limit:
-            train = train.head(args.train_limit)
-        for model, config in configs.items():
-            for name in names:
-                if needs_own_process(name):  # Keras runs another backend here: the lane trains in a child, below
-                    continue
-                console.print(f"[bold]training {contract.served_name(model, name)}[/] on {len(train):,} images, "
-                              f"{config}")
-                results.append(train_lane(model, name, train, test, config, args.out))
+        keys = {(m, n): run_key(m, n, configs[m], args.data_dir, args.train_limit) for m in models for n in names}
+        todo = []
+        for (model, name), key in keys.items():
+            done = None if args.force else current_metrics(args.out / contract.served_name(model, name), key)
+            if done is not None:
+                console.print(f"[bold]{contract.served_name(model, name)}[/]: up to date (same code, data, config "
+                              f"and library versions; --force trains it again)")
+                results.append({**done, "cached": True})
+            else:
+                todo.append((model, name))
         flags = optional_flags({"--epochs": args.epochs, "--batch-size": args.batch_size, "--learning-rate":
                                 args.learning_rate, "--seed": args.seed, "--train-limit": args.train_limit})
-        for name in [n for n in names if n not in {r["lane"] for r in results}]:
-            if in_child(args, name, ["train", "--model", args.model, *flags]) != 0:
-                raise UsageError(f"training lane {name} failed (its child process's error is above)")
-            results += [json.loads((args.out / contract.served_name(m, name) / METRICS).read_text())
-                        for m in models]
+        flags += ["--force"] if args.force else []
+        by_lane = {n: [m for m, n2 in todo if n2 == n] for n in dict.fromkeys(n for _, n in todo)}
+        jobs = min(args.jobs or os.cpu_count() or 1, max(1, len(by_lane)))
+        threads = args.threads or 1
+        use_threads(threads)
+        if jobs > 1:  # every lane in a child of its own, `jobs` at a time, single-threaded
+            results += _train_children(args, by_lane, flags, jobs, threads)
+        else:
+            results += _train_here(args, by_lane, configs, keys, flags, threads)
     table = Table(title="training summary")
-    for column in ("model", "lane", "test accuracy", "train s", "epochs", "engine", "checkpoint"):
+    for column in ("model", "lane", "test accuracy", "train s", "epochs", "engine", "checkpoint", "run"):
         table.add_column(column)
     for m in results:
         ok = m["test_accuracy"] >= contract.ACCURACY_BAR[m["model"]] or args.train_limit
         table.add_row(m["model"], m["lane"], f"[{'green' if ok else 'red'}]{m['test_accuracy']:.4f}[/]",
                       f"{m['train_seconds']:.1f}", str(m["epochs"]), m["engine"],
-                      str(args.out / m["model_name"] / m["checkpoint"]))
+                      str(args.out / m["model_name"] / m["checkpoint"]), "cached" if m.get("cached") else "trained")
     console.print(table)
     return 0
+
+
+def _train_here(args: argparse.Namespace, by_lane: dict[str, list[str]], configs: dict, keys: dict,
+                flags: list[str], threads: int) -> list[dict]:
+    """Train the runs one after the other in this process; Keras lanes of another backend than this process's
+    Keras run in a child each, afterwards."""
+    from rosetta.mnist import load_split
+    from rosetta.models import needs_own_process
+    from rosetta.models.training import train_lane
+
+    results = []
+    train = test = None
+    for name, models in by_lane.items():
+        if needs_own_process(name):  # Keras runs another backend here: the lane trains in a child, below
+            continue
+        if train is None:
+            train, test = load_split("train", args.data_dir), load_split("test", args.data_dir)
+            if args.train_limit:
+                train = train.head(args.train_limit)
+        for model in models:
+            config = configs[model]
+            console.print(f"[bold]training {contract.served_name(model, name)}[/] on {len(train):,} images, "
+                          f"{config}")
+            results.append(train_lane(model, name, train, test, config, args.out, key=keys[model, name]))
+    done = {r["lane"] for r in results}
+    later = {n: ms for n, ms in by_lane.items() if n not in done}
+    return results + _train_children(args, later, flags, 1, threads)
+
+
+def _train_children(args: argparse.Namespace, by_lane: dict[str, list[str]], flags: list[str], jobs: int,
+                    threads: int) -> list[dict]:
+    """Each lane's runs in a child `rosetta train` of its own, `jobs` children at a time; their metrics."""
+    from rosetta.models.training import METRICS
+
+    commands = [(name, ["train", "--model", models[0] if len(models) == 1 else "all", *flags, "--jobs", "1",
+                        "--threads", str(threads)]) for name, models in by_lane.items()]
+    failed = run_children(args, commands, jobs)
+    if failed:
+        raise UsageError(f"training lane(s) {', '.join(failed)} failed (their child processes' errors are above)")
+    return [json.loads((args.out / contract.served_name(m, name) / METRICS).read_text())
+            for name, models in by_lane.items() for m in models]
 
 
 def _train_data_parallel(model: str, name: str, config, args: argparse.Namespace) -> dict:

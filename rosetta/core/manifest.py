@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
@@ -320,6 +320,22 @@ def write(artifacts_dir: Path, entries: list[Entry]) -> Path:
         merged.update({e.key: e for e in entries})
         _label_new_versions(current.models, entries)
         return _save(artifacts_dir, Manifest(list(merged.values()), current.models, None, versions(*TOOLS)))
+
+
+def remove_versions(artifacts_dir: Path, select: Callable[[Manifest], dict[str, list[int]]]) -> dict[str, list[int]]:
+    """Drop the entries of the versions `select` picks (model -> versions) from the manifest, under the manifest
+    lock, and forget them in the models' retired lists; returns the pick. Their files are the caller's to
+    remove, after this: a reader never meets an entry whose files are gone."""
+    with locked(Path(artifacts_dir) / LOCK):
+        current = _current(artifacts_dir)
+        drop = {name: sorted(vs) for name, vs in select(current).items() if vs}
+        if drop:
+            current.entries = [e for e in current.entries if e.version not in drop.get(e.model_name, ())]
+            for name, versions_ in drop.items():
+                if name in current.models:
+                    current.models[name].retired = [v for v in current.models[name].retired if v not in versions_]
+            _save(artifacts_dir, current)
+        return drop
 
 
 def release(artifacts_dir: Path, model_name: str, stable: int | None = None, canary: int | str | None = None,

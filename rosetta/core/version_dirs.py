@@ -8,10 +8,17 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from rosetta.core.file_lock import locked
+
+STAGING_SUFFIX = ".staging"  # DIR/<model>/.<N>.<random>.staging/: a version being built
+STAGING_LOCK = ".lock"  # inside a staging dir, held by the export writing it
+STALE_UNLOCKED_SECONDS = 3600
 
 
 class VersionError(Exception):
@@ -69,14 +76,50 @@ class StagedVersion:
 @contextmanager
 def staged_version(artifacts_dir: Path, model_name: str, version: int) -> Iterator[StagedVersion]:
     """A staging area for DIR/<model_name>/<version>/ on the same filesystem (so publishing is one rename);
-    whatever was not published is removed on exit, error or not."""
+    whatever was not published is removed on exit, error or not. The export holds the staging dir's lock file
+    while it writes: `remove_stale_staging` removes only staging dirs whose writer is gone (a killed export)."""
     check_free(artifacts_dir, model_name, version)
     model_dir = Path(artifacts_dir) / model_name
     model_dir.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=".staging", dir=model_dir))
+    scratch = Path(tempfile.mkdtemp(prefix=f".{version}.", suffix=STAGING_SUFFIX, dir=model_dir))
     try:
-        staged = StagedVersion(version_dir(artifacts_dir, model_name, version), scratch / "version", scratch / "work")
-        staged.dir.mkdir()
-        yield staged
+        with locked(scratch / STAGING_LOCK):
+            staged = StagedVersion(version_dir(artifacts_dir, model_name, version), scratch / "version",
+                                   scratch / "work")
+            staged.dir.mkdir()
+            yield staged
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def staging_dirs(artifacts_dir: Path, model_name: str) -> list[Path]:
+    model_dir = Path(artifacts_dir) / model_name
+    if not model_dir.is_dir():
+        return []
+    return sorted(p for p in model_dir.iterdir() if p.is_dir() and p.name.startswith(".")
+                  and p.name.endswith(STAGING_SUFFIX))
+
+
+def remove_stale_staging(artifacts_dir: Path, model_name: str) -> list[Path]:
+    """Remove the staging dirs of DIR/<model_name>/ that no live export is writing (their lock is free: the
+    process that held it was killed); returns them. A dir without its lock file yet (an export between creating
+    it and locking it) is left alone unless it is older than STALE_UNLOCKED_SECONDS."""
+    removed = []
+    for scratch in staging_dirs(artifacts_dir, model_name):
+        lock = scratch / STAGING_LOCK
+        if not lock.exists():
+            try:
+                if time.time() - scratch.stat().st_mtime > STALE_UNLOCKED_SECONDS:
+                    shutil.rmtree(scratch, ignore_errors=True)
+                    removed.append(scratch)
+            except FileNotFoundError:
+                pass
+            continue
+        try:
+            with locked(lock, wait=False, create=False) as held:
+                if held:  # removed while held: a new export never reuses a name (mkdtemp), so none races this
+                    shutil.rmtree(scratch, ignore_errors=True)
+                    removed.append(scratch)
+        except FileNotFoundError:  # its export finished and removed it meanwhile
+            continue
+    return removed
