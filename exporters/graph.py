@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rosetta.contract import FORMATS
+from rosetta.exporters.backend_process import Isolated
 from rosetta.exporters.base import Converter, LazyConverter
 from rosetta.exporters.runtimes import RUNTIMES
 
@@ -33,6 +34,12 @@ class Edge:
 def lazy(ref: str) -> LazyConverter:
     """"module:function" in rosetta.exporters, imported when the edge runs."""
     return LazyConverter(ref)
+
+
+def isolated(ref: str) -> Isolated:
+    """"module:function" in rosetta.exporters, run in a child process: its native code has aborted the process on
+    some models, and an abort must fail only its own cell."""
+    return Isolated(ref)
 
 
 NODES = {n.id: n for n in [
@@ -76,7 +83,7 @@ EDGES: list[Edge] = [
     Edge("onnx", "savedmodel", lazy("tf_edges:onnx_to_savedmodel"), ("onnx2tf", "tensorflow")),
     Edge("savedmodel", "tflite-fp32", lazy("tf_edges:savedmodel_to_tflite_fp32"), ("tensorflow",)),
     Edge("savedmodel", "tflite-int8", lazy("tf_edges:savedmodel_to_tflite_int8"), ("tensorflow",)),
-    Edge("savedmodel", "tflite-int16x8", lazy("tf_edges:savedmodel_to_tflite_int16x8"), ("tensorflow",)),
+    Edge("savedmodel", "tflite-int16x8", isolated("tf_edges:savedmodel_to_tflite_int16x8"), ("tensorflow",)),
     Edge("savedmodel", "tflite-dynamic-int8", lazy("tf_edges:savedmodel_to_tflite_dynamic_int8"), ("tensorflow",)),
     Edge("savedmodel", "tfjs", lazy("tf_edges:savedmodel_to_tfjs"), ("tensorflowjs", "tensorflow")),
     Edge("savedmodel", "onnx", lazy("onnx_edges:savedmodel_to_onnx"), ("tf2onnx", "onnx")),

@@ -26,10 +26,23 @@ CALIBRATION_CHUNK = 64  # rows per calibration batch fed to ORT's calibrator
 SQNR_ROWS = 64  # per-node SQNR keeps every intermediate tensor of these rows in memory
 
 
+def with_unique_node_names(model: onnx.ModelProto) -> onnx.ModelProto:
+    """Name every unnamed or repeated node (`<op>_<index>`): ONNX allows empty names, but the fp16 converter names
+    its Casts after nodes (two empty names, one output twice) and selective quantization excludes nodes by name."""
+    seen: set[str] = set()
+    for index, node in enumerate(model.graph.node):
+        if not node.name or node.name in seen:
+            node.name = f"{node.op_type}_{index}"
+            while node.name in seen:
+                node.name += "_"
+        seen.add(node.name)
+    return model
+
+
 def onnx_to_fp16(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any]:
     from onnxconverter_common import float16
 
-    model = onnx.load(str(src))
+    model = with_unique_node_names(onnx.load(str(src)))
     converted = float16.convert_float_to_float16(model, keep_io_types=True, op_block_list=list(FP16_BLOCK_LIST)
                                                  or None)
     onnx.checker.check_model(converted, full_check=True)
@@ -115,10 +128,8 @@ def onnx_to_int8(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         quant_pre_process(str(src), str(prepared), skip_symbolic_shape=True)
+        onnx.save(with_unique_node_names(onnx.load(str(prepared))), str(prepared))
         reference = _run(prepared, ctx.spec, ctx.calibration)
-        names = [n.name for n in onnx.load(str(prepared)).graph.node]
-        if len(set(names)) != len(names) or not all(names):
-            raise ValueError("nodes need unique names for selective quantization")
         exclude: list[str] = []
         trials = []
         while True:

@@ -35,6 +35,7 @@ import numpy as np
 
 from rosetta.core.spec import ModelSpec
 from rosetta.exporters import gates
+from rosetta.exporters.base import Unsupported
 from rosetta.exporters.context import ExportContext
 
 CALIBRATION_BATCH = 32  # rows per representative-dataset sample (the last batch is padded with earlier rows)
@@ -403,7 +404,11 @@ def _finish(buf: bytes, dst: Path, record: dict[str, Any]) -> dict[str, Any]:
     record.update(weight_quantization(buf))
     record["quantized_ops"], record["float_ops"] = len(precisions["quantized"]), len(precisions["float"])
     weights = record["weights"]["per_channel"] + record["weights"]["per_tensor"]
-    if not (weights if record["mode"] == "dynamic-int8" else precisions["quantized"]):
+    if record["mode"] == "dynamic-int8" and not weights:
+        # the converter quantizes only weight tensors of 1024+ elements: a small model comes back all float
+        raise Unsupported("dynamic-range int8 quantizes weight tensors of 1024 or more elements; this model has "
+                          "none, so the file would be float32")
+    if not precisions["quantized"] and record["mode"] != "dynamic-int8":
         raise QuantizationError(f"{record['mode']}: no layer is left quantized (every layer float); an all-float "
                                 "model is not a quantized artifact")
     dst.write_bytes(buf)

@@ -244,8 +244,9 @@ def _program_dims(program: Any, order: list[str]) -> dict[str, Ranges]:
             if isinstance(d, int):
                 continue
             bounds = program.range_constraints.get(d.node.expr)
-            low = int(bounds.lower) if bounds is not None and bounds.lower.is_finite else 1
-            high = int(bounds.upper) if bounds is not None and bounds.upper.is_finite else None
+            # torch spells an open bound as its own `int_oo`, which sympy calls finite: test for an integer
+            low = int(bounds.lower) if bounds is not None and bounds.lower.is_Integer else 1
+            high = int(bounds.upper) if bounds is not None and bounds.upper.is_Integer else None
             axes[axis] = (max(1, low), high)
         if axes:
             out[name] = axes

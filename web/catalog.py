@@ -18,8 +18,10 @@ from rosetta.core import manifest
 from rosetta.core.manifest import Entry, Manifest, ManifestError
 from rosetta.core.spec import ModelSpec
 
-WEB_FORMATS = ("tflite-int8", "tflite-fp32", "tfjs", "onnx", "tflite-int16x8", "tflite-dynamic-int8")  # table order
-EXTRA_FORMATS = ("tflite-fp16", "onnx-fp16", "onnx-int8", "openvino", "executorch")  # offered when exported
+WEB_FORMATS = ("tflite-int8", "tflite-fp32", "tfjs", "onnx")  # table order; every model has them
+# offered when exported (opt-in for some models, out of reach for some lanes)
+EXTRA_FORMATS = ("tflite-int16x8", "tflite-dynamic-int8", "tflite-fp16", "onnx-fp16", "onnx-int8", "openvino",
+                 "executorch")
 OFFERED_FORMATS = WEB_FORMATS + EXTRA_FORMATS
 
 

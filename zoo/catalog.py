@@ -13,8 +13,8 @@ import numpy as np
 
 from rosetta.zoo import inputs, realistic
 
-EXAMPLES = 320  # rows per model: 256 validate every cell, 64 calibrate int8 (a 1-in-5 split), enough that one
-# flipped answer is 0.4% of the int8 agreement, not the 2% that would fail the 99% gate on its own
+EXAMPLES = 600  # rows per model: 300 calibrate int8 (the split's floor) and 300 validate every cell, enough that
+# one flipped answer is 0.33% of the int8 agreement, not the 2% that would fail the 99% gate on its own
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,10 @@ ZOO: tuple[ZooModel, ...] = (
              lambda n: {"tokens": inputs.token_embeddings(n, 16, 32, seed=4)},
              ((10,),), {},
              # exact GELU: TF lowers it to Erfc, rewritten to 1 - Erf for TF.js (exporters/tfjs_compat.py)
-             description="nn.TransformerEncoder (2 layers, 4 heads, D=32, GELU, LayerNorm) -> mean-pool -> softmax"),
+             description="nn.TransformerEncoder (2 layers, 4 heads, D=32, GELU, LayerNorm) -> mean-pool -> softmax",
+             known_limits={"tflite-int16x8": ("killed by signal 6 in native code",
+                                              "the int16x8 file converts, then LiteRT aborts (SIGABRT) running it; "
+                                              "the op it aborts in is not located yet")}),
     ZooModel("zoo-convnet-torch", "torch", "rosetta.zoo.torch_models:conv_net",
              lambda n: {"images": inputs.normalized_nchw(n, (3, 32, 32), seed=5)},
              ((10,),), {"images": "NCHW"},

@@ -50,9 +50,10 @@ def export_options() -> frozenset[str]:
     return frozenset(re.findall(r"(?<![\w-])--[a-z][a-z-]*", proc.stdout))
 
 
-def export_command(model: ZooModel, inputs: Path, artifacts: Path) -> list[str]:
+def export_command(model: ZooModel, inputs: Path, artifacts: Path, skip: Sequence[str] = ()) -> list[str]:
     command = [sys.executable, "-m", "rosetta.cli", "export", "--model", model.resolved_source(), "--example-inputs",
-               str(inputs), "--name", model.name, "--artifacts", str(artifacts)]
+               str(inputs), "--name", model.name, "--artifacts", str(artifacts),
+               *(["--skip-format", *skip] if skip else [])]
     if model.output_kinds and "--output-kind" in export_options():  # else the exporter infers each kind
         command += ["--output-kind", *model.output_kind_args()]
     return command + (["--atol", repr(model.atol)] if model.atol is not None else [])
@@ -65,7 +66,7 @@ def entries_for(artifacts: Path, model_name: str) -> list[Entry]:
         return []
 
 
-def run_zoo(models: Sequence[ZooModel], artifacts: Path, log=print
+def run_zoo(models: Sequence[ZooModel], artifacts: Path, log=print, skip: Sequence[str] = ()
             ) -> tuple[list[Entry], dict[str, str], dict[str, str]]:
     """Export every model; returns (its manifest entries, {model: why it left none}, {model: why it was skipped})."""
     entries: list[Entry] = []
@@ -78,7 +79,7 @@ def run_zoo(models: Sequence[ZooModel], artifacts: Path, log=print
             skipped[model.name] = reason
             continue
         inputs = write_inputs(model, artifacts / "inputs")
-        command = export_command(model, inputs, artifacts)
+        command = export_command(model, inputs, artifacts, skip)
         log(f"[zoo] {model.name}: {' '.join(command[1:])}")
         started = time.monotonic()
         try:
@@ -102,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="which zoo (default: architectures)")
     parser.add_argument("--model", action="append", choices=[m.name for m in SETS["all"]],
                         help="only these zoo models (repeatable); default: the whole --set")
+    parser.add_argument("--skip-format", nargs="+", default=(), metavar="F",
+                        help="formats not to export (passed to rosetta export)")
     parser.add_argument("--coverage-only", action="store_true",
                         help="export nothing: the coverage files from what DIR's manifest already holds")
     args = parser.parse_args(argv)
@@ -112,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         crashed = {m.name: "no manifest entries" for m in models
                    if m.name not in skipped and not entries_for(args.artifacts, m.name)}
     else:
-        entries, crashed, skipped = run_zoo(models, args.artifacts)
+        entries, crashed, skipped = run_zoo(models, args.artifacts, skip=args.skip_format)
     pretrained = [m for m in models if m.package]
     extra = pretrained_section(pretrained, cells(entries), crashed, skipped) if pretrained else ""
     paths = write_coverage(args.artifacts, entries, order=[m.name for m in models], crashed=crashed,

@@ -10,6 +10,8 @@ import pytest
 from tests.byom import user_models
 
 pytestmark = pytest.mark.slow
+# these models are too small for dynamic-range int8 (no weight tensor of 1024+ elements): skipped, with the reason
+SMALL = {"tflite-dynamic-int8": "has none, so the file would be float32"}
 
 
 def _export(*args: str) -> subprocess.CompletedProcess:
@@ -24,11 +26,18 @@ def _cells(artifacts) -> dict[str, dict]:
     return {e["format"]: e for e in manifest["artifacts"]}
 
 
-def _assert_all_ok(cells: dict[str, dict], formats: set[str]) -> None:
-    assert set(cells) == formats
-    bad = {f: e.get("error") or e["parity"]["failures"] for f, e in cells.items() if e["status"] != "ok"}
+def _assert_all_ok(cells: dict[str, dict], lane: str, skipped: dict[str, str] | None = None) -> None:
+    """Every format the lane reaches has a cell: ok, or skipped for the reason named in `skipped`."""
+    from rosetta.exporters.graph import plan
+
+    skipped = skipped or {}
+    assert set(cells) == set(plan(lane))
+    for fmt, reason in skipped.items():
+        assert cells[fmt]["status"] == "skipped" and reason in cells[fmt]["error"], (fmt, cells[fmt].get("error"))
+    bad = {f: e.get("error") or e["parity"]["failures"] for f, e in cells.items()
+           if e["status"] != "ok" and f not in skipped}
     assert not bad
-    for e in cells.values():
+    for e in (e for f, e in cells.items() if f not in skipped):
         assert e["parity"]["passed"] and e["sha256"] and e["runtime"]["version"] != "absent"
 
 
@@ -45,13 +54,13 @@ def test_pt2_with_nchw_input_keeps_its_layout_in_every_artifact(tmp_path):
                    "--artifacts", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     cells = _cells(tmp_path / "out")
-    _assert_all_ok(cells, {"savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "torchscript", "pt2"})
+    _assert_all_ok(cells, "torch", skipped=SMALL)
     for fmt in ("savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "pt2"):
         (inp,) = cells[fmt]["signature"]["inputs"]
         assert inp["name"] == "image" and inp["shape"][1:] == [3, 16, 16], (fmt, inp)
     assert cells["onnx"]["model_name"] == "classifier" and cells["onnx"]["lane"] == "torch"
     assert cells["onnx"]["spec"]["inputs"][0]["layout"] == "NCHW"
-    assert cells["onnx"]["parity"]["examples"] == 160  # 40 of the 200 examples calibrated int8
+    assert cells["onnx"]["parity"]["examples"] == 100  # half of the 200 examples calibrated int8
 
     # The TFLite artifact, run here by hand on NCHW rows, answers as the source does.
     from rosetta.core.spec import ModelSpec
@@ -71,8 +80,8 @@ def test_keras_file_with_two_inputs_and_two_outputs(tmp_path):
                    "--name", "two-io", "--artifacts", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     cells = _cells(tmp_path / "out")
-    _assert_all_ok(cells, {"savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx"})
-    for e in cells.values():
+    _assert_all_ok(cells, "keras", skipped=SMALL)
+    for e in (e for e in cells.values() if e["status"] == "ok"):
         assert sorted(t["name"] for t in e["signature"]["inputs"]) == ["image", "tabular"], e["format"]
         assert set(e["parity"]["outputs"]) == {"label", "score"}
     assert cells["tflite-int8"]["parity"]["gate"]["sqnr_db[score]"]["value"] >= 20
@@ -89,11 +98,11 @@ def test_jax_factory_with_labels_reports_accuracy(tmp_path):
                    "--labels", str(tmp_path / "y.npy"), "--artifacts", str(tmp_path / "out"))
     assert proc.returncode == 0, proc.stderr[-3000:]
     cells = _cells(tmp_path / "out")
-    _assert_all_ok(cells, {"savedmodel", "tflite-fp32", "tflite-int8", "tfjs", "onnx", "savedmodel-xla"})
+    _assert_all_ok(cells, "jax", skipped=SMALL)
     assert cells["onnx"]["model_name"] == "jax_cnn" and cells["onnx"]["lane"] == "jax"
     assert 0.85 <= cells["onnx"]["parity"]["source_accuracy"] <= 0.95
     assert cells["tflite-int8"]["parity"]["gate"]["accuracy_drop"]["limit"] == 0.005
-    assert (tmp_path / "out" / "report.md").read_text().count("| ok |") == 6
+    assert (tmp_path / "out" / "report.md").read_text().count("| ok |") == len(cells) - len(SMALL)
 
 
 def test_bad_requests_exit_2_with_one_line(tmp_path):

@@ -14,6 +14,7 @@ import pytest
 
 import rosetta
 from rosetta.cli import main
+from rosetta.exporters.graph import plan
 from rosetta.sources import load_source
 
 RNG = np.random.default_rng(0)
@@ -123,7 +124,10 @@ def test_onnx_file_through_the_cli_to_every_format(files, tmp_path):
                  "--gate", "sqnr_db=18", "--output-kind", "features=regression"])
     cells = {e["format"]: e for e in json.loads((out / "manifest.json").read_text())["artifacts"]}
     assert code == 0, {f: (e["status"], e.get("error"), e.get("parity", {}).get("failures")) for f, e in cells.items()}
-    assert set(cells) == {"onnx", "savedmodel", "tflite-fp32", "tflite-int8", "tfjs"}
+    assert set(cells) == set(plan("onnx-file"))
+    # a model this small has no weight tensor dynamic-range int8 quantizes: said, not failed
+    assert cells.pop("tflite-dynamic-int8")["status"] == "skipped"
+    assert all(e["status"] == "ok" for e in cells.values())
     assert all(e["model_name"] == "two_io" and e["lane"] == "onnx-file" for e in cells.values())
     assert cells["onnx"]["converter"]["path"] == "onnx-file -> onnx"
     assert cells["onnx"]["sha256"] == __import__("hashlib").sha256(files["onnx"].read_bytes()).hexdigest()

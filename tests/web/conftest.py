@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rosetta.web.catalog import WEB_FORMATS
+from rosetta.web.catalog import OFFERED_FORMATS
 from rosetta.web.examples import from_validation
 from rosetta.web.site import build_site
 
@@ -101,7 +101,7 @@ def fake_artifacts(tmp_path: Path) -> Path:
     files = {"tflite-int8": {"model.tflite": b"int8"}, "tflite-fp32": {"model.tflite": b"fp32"},
              "tflite-int16x8": {"model.tflite": b"int16x8"}, "tflite-dynamic-int8": {"model.tflite": b"dyn"},
              "tfjs": {"model.json": b"{}", "group1-shard1of1.bin": b"weights"}, "onnx": {"model.onnx": b"onnx"}}
-    entries = [_entry("fake-model", fmt, files[fmt], root) for fmt in WEB_FORMATS]
+    entries = [_entry("fake-model", fmt, files[fmt], root) for fmt in OFFERED_FORMATS if fmt in files]
     manifest = {"schema_version": 3, "created": "test", "tool_versions": {}, "artifacts": entries,
                 "models": {"fake-model": {"labels": {"stable": 1}, "retired": []}}}
     (root / "manifest.json").write_text(json.dumps(manifest))
