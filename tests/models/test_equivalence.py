@@ -40,7 +40,9 @@ def test_same_weights_same_probabilities_on_full_test_set(model, source, trained
     reference = probs["keras"]
     if source == "trained":  # agreement on a degenerate model would prove little
         assert len(np.unique(reference.argmax(1))) == contract.NUM_CLASSES
-        assert reference.max(axis=1).mean() > 0.75  # confident: measured 0.80 for the quick MLP
+        # confident, far above the 0.1 of a uniform guess: measured 0.70 for the quick MLP (label smoothing 0.1
+        # keeps a trained net's top probability below 0.9)
+        assert reference.max(axis=1).mean() > 0.6
     for name in ("torch", "jax"):
         diff = float(np.abs(probs[name] - reference).max())
         assert diff <= 1e-5, f"{model}: {name} vs keras: max |diff| {diff:.2e}"
