@@ -39,6 +39,23 @@ def _op_counts(program) -> dict[str, Any]:
             "portable_op_kinds": dict(sorted(portable.items()))}
 
 
+def drop_layout_copies(module: torch.fx.GraphModule) -> int:
+    """Remove memory-format copies (`contiguous`/`clone` to channels_last), which change no value: Keras' torch
+    backend asks for them around its convolutions, and ExecuTorch lowers them to dim-order clones its portable
+    kernel refuses at run time (error 0x12). Returns how many were removed."""
+    layout_ops = (torch.ops.aten.contiguous.default, torch.ops.aten.clone.default)
+    dropped = 0
+    for node in list(module.graph.nodes):
+        if node.op == "call_function" and node.target in layout_ops and \
+                node.kwargs.get("memory_format") not in (None, torch.contiguous_format, torch.preserve_format):
+            node.replace_all_uses_with(node.args[0])
+            module.graph.erase_node(node)
+            dropped += 1
+    if dropped:
+        module.recompile()
+    return dropped
+
+
 def pt2_to_executorch(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any]:
     from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
     from executorch.exir import to_edge_transform_and_lower
@@ -48,8 +65,9 @@ def pt2_to_executorch(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any
         raise Unsupported(f"input(s) {', '.join(free)} have free dimensions besides the batch; ExecuTorch plans "
                           "memory for fixed bounds, and this export bounds the batch only")
     module = torch.export.load(str(src)).module()
+    dropped = drop_layout_copies(module)
     program = torch.export.export(module, example_args(ctx), dynamic_shapes=bounded_batch(len(ctx.spec.inputs)))
     edge = to_edge_transform_and_lower(program, partitioner=[XnnpackPartitioner()])
     counts = _op_counts(edge.exported_program())
     dst.write_bytes(edge.to_executorch().buffer)
-    return {"backend": "XNNPACK (fp32)", "max_batch": MAX_BATCH, **counts}
+    return {"backend": "XNNPACK (fp32)", "max_batch": MAX_BATCH, **counts, "layout_copies_dropped": dropped}

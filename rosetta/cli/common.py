@@ -15,7 +15,7 @@ from rosetta.core.manifest import Entry
 
 ARTIFACTS_DIR = Path("artifacts")
 # Logs and CI are not terminals; rich would wrap the tables at 80 columns there.
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = Console(width=None if sys.stdout.isatty() else 200)  # a log file: rows on one line
 
 
 class UsageError(Exception):
@@ -94,11 +94,12 @@ def print_summary(entries: list[Entry]) -> list[Entry]:
     """Print the matrix and, if any cell failed, a table of the failures; return the failed entries."""
     from rosetta.exporters import report  # its rows are the report's; imported on use, as every command's work
 
-    table = Table(title=f"export matrix ({len(entries)} cells)")
-    for column in report.COLUMNS:
-        table.add_column(column, overflow="fold")
+    # one line a cell, in a log file too: the paths are in report.md and the manifest
+    table = Table(title=f"export matrix ({len(entries)} cells; paths in report.md)")
+    for column in report.COLUMNS[:-1]:
+        table.add_column(column, no_wrap=True)
     for e in entries:
-        row = report.row(e)
+        row = report.row(e)[:-1]
         row[4] = f"[{'green' if e.ok else 'red'}]{row[4]}[/]"
         table.add_row(*row)
     console.print(table)

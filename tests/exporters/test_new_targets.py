@@ -162,6 +162,36 @@ def test_executorch_skips_a_model_with_free_dims_besides_the_batch(tmp_path):
         pt2_to_executorch(tmp_path / "model.pt2", tmp_path / "model.pte", ExportContext(None, spec, {}, {}))
 
 
+def test_executorch_runs_a_program_with_channels_last_copies(tmp_path):
+    """Keras' torch backend leaves channels_last copies around its convolutions in its .pt2: the .pte drops them (no
+    value changes) and runs in ExecuTorch's runtime as the program does; with them it failed with error 0x12."""
+    import torch
+
+    from rosetta.exporters.context import ExportContext
+    from rosetta.exporters.executorch_edges import bounded_batch, pt2_to_executorch
+
+    torch.manual_seed(0)
+    net, x = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.Flatten(), torch.nn.Softmax(-1)).eval(), \
+        np.random.default_rng(0).normal(size=(6, 1, 8, 8)).astype(np.float32)
+    module = torch.export.export(net, (torch.from_numpy(x),), dynamic_shapes=bounded_batch(1)).module()
+    conv = next(n for n in module.graph.nodes if n.target is torch.ops.aten.conv2d.default)
+    with module.graph.inserting_before(conv):  # what Keras' torch backend writes before a convolution
+        copy = module.graph.call_function(torch.ops.aten.contiguous.default, (conv.args[0],),
+                                          {"memory_format": torch.channels_last})
+    conv.replace_input_with(conv.args[0], copy)
+    module.recompile()
+    torch.export.save(torch.export.export(module, (torch.from_numpy(x),), dynamic_shapes=bounded_batch(1)),
+                      tmp_path / "model.pt2")
+    spec = ModelSpec("m", (TensorSpec("x", "FP32", (-1, 1, 8, 8)),), (TensorSpec("y", "FP32", (-1, 144)),))
+    notes = pt2_to_executorch(tmp_path / "model.pt2", tmp_path / "model.pte",
+                              ExportContext(None, spec, {"x": x}, {"x": x}))
+    assert notes["layout_copies_dropped"] == 1
+    got = RUNTIMES["executorch"].run(tmp_path / "model.pte", spec, {"x": x})["y"]
+    with torch.no_grad():
+        want = net(torch.from_numpy(x)).numpy()
+    assert np.abs(got - want).max() <= 1e-6
+
+
 def _mlp_onnx(path, rng):
     """x[?, 16] -> MatMul -> Relu -> MatMul -> Softmax, as an ONNX file (named nodes)."""
     w1, w2 = rng.normal(size=(16, 32)).astype(np.float32), rng.normal(size=(32, 6)).astype(np.float32) * 2
