@@ -39,17 +39,17 @@ class Isolated(LazyConverter):
         return run_converter(None, self.ref, src, dst, ctx)
 
 
-def run_converter(backend: str | None, converter: str, keras_file: Path, dst: Path,
+def run_converter(backend: str | None, converter: str, src: Path, dst: Path,
                   ctx: ExportContext) -> dict[str, Any] | None:
-    """`converter` ("module:function" in rosetta.exporters) on `keras_file` loaded with Keras on `backend`, writing
-    `dst`; returns the converter's notes. With no `backend` the source is any node's path, not loaded."""
+    """`converter` ("module:function" in rosetta.exporters) on `src`, a .keras file loaded with Keras on `backend`,
+    writing `dst`; returns the converter's notes. With no `backend`, `src` is any node's path, handed on unloaded."""
     with tempfile.TemporaryDirectory(prefix="rosetta-backend-") as tmp:
         rows = Path(tmp) / "rows.npz"
         np.savez(rows, **{f"calibration/{k}": v for k, v in ctx.calibration.items()},
                  **{f"warmup/{k}": v for k, v in ctx.warmup.items()})
         job = Path(tmp) / "job.json"
         notes = Path(tmp) / "notes.json"
-        job.write_text(json.dumps({"backend": backend, "converter": converter, "src": str(keras_file),
+        job.write_text(json.dumps({"backend": backend, "converter": converter, "src": str(src),
                                    "dst": str(dst), "spec": ctx.spec.to_json(), "rows": str(rows),
                                    "thresholds": dataclasses.asdict(ctx.thresholds), "notes": str(notes)}))
         done = subprocess.run([sys.executable, "-m", "rosetta.exporters.backend_process", str(job)], capture_output=True,

@@ -7,13 +7,13 @@ Computed from files and installed versions only: deciding that nothing needs doi
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from rosetta.core import manifest
+from rosetta.core.digest import files_digest
 from rosetta.core.manifest import Entry
 from rosetta.core.tool_versions import version
 from rosetta.core.version_dirs import published_versions, version_dir
@@ -27,13 +27,6 @@ _ROSETTA = Path(manifest.__file__).resolve().parent.parent
 # adapters, the spec, the example handling.
 _CODE = (*sorted(_EXPORTERS.glob("*.py")), _ROSETTA / "sources.py", _ROSETTA / "jax_function.py",
          _ROSETTA / "core" / "spec.py", _ROSETTA / "core" / "examples.py")
-
-
-def files_digest(paths: Sequence[Path]) -> str:
-    digest = hashlib.sha256()
-    for path in paths:
-        digest.update(path.name.encode() + b"\0" + Path(path).read_bytes() + b"\0")
-    return digest.hexdigest()
 
 
 def export_key(source_files: Sequence[Path], lane: str, formats: Sequence[str], examples: str,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from rosetta import keras_backends
+from rosetta.core.digest import files_digest
 from rosetta.core.tool_versions import versions
 from rosetta.models.common import TrainConfig
 
@@ -39,11 +40,7 @@ def _contract_file() -> Path:
 
 def code_digest(lane: str) -> str:
     """sha256 over the source of what trains `lane` (its module, the shared ones, the built-in contract)."""
-    files = [_HERE / LANE_CODE[lane], *(_HERE / f for f in SHARED_CODE), _contract_file()]
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()
+    return files_digest([_HERE / LANE_CODE[lane], *(_HERE / f for f in SHARED_CODE), _contract_file()])
 
 
 def data_digest(data_dir: Path) -> str:

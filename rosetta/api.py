@@ -123,9 +123,8 @@ def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | N
     bytes, formats, converter and runtime versions, exporter code, data; rosetta.exporters.reuse) is not
     exported again: its entries are returned and nothing is published, unless `force` or a pinned `version`."""
     from rosetta import contract
-    from rosetta.builtins import chosen_formats, export_builtin, export_key, mnist_examples
+    from rosetta.builtins import current_export, export_builtin, mnist_examples, up_to_date
     from rosetta.exporters.pipeline import resolve_version
-    from rosetta.exporters.reuse import reusable
     from rosetta.mnist import load_split
     from rosetta.models import needs_own_process
 
@@ -142,12 +141,9 @@ def export_builtins(model: str, lanes: Sequence[str], formats: Sequence[str] | N
     try:
         for m in models:
             for name in lanes:
-                key = export_key(m, name, chosen_formats(name, formats, skip), artifacts, data_dir)
-                same = None if force or version is not None or key is None else \
-                    reusable(artifacts, contract.served_name(m, name), key)
+                key, same = current_export(m, name, formats, skip, artifacts, data_dir, force, version)
                 if same is not None:
-                    announce(f"{contract.served_name(m, name)}: up to date (version {same[0].version} was exported "
-                             f"from the same checkpoint with the same tools; --force exports it again)")
+                    announce(up_to_date(same))
                     reused += same
                     continue
                 # Known only once a Keras lane has run here: Keras fixes its backend at its first import.

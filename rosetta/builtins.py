@@ -65,6 +65,25 @@ def export_key(model: str, lane: str, formats: Sequence[str], artifacts_dir: Pat
                   extra_code=[Path(__file__)])
 
 
+def current_export(model: str, lane: str, formats: Sequence[str] | None, skip: Sequence[str], artifacts_dir: Path,
+                   data_dir: Path | None, force: bool = False,
+                   version: int | None = None) -> tuple[dict[str, Any] | None, list[Entry] | None]:
+    """The export key of the lane's checkpoint, and the entries of its newest version when that was exported under
+    the same key (nothing to redo); never reused under `force` or a pinned `version`."""
+    from rosetta.exporters.reuse import reusable
+
+    key = export_key(model, lane, chosen_formats(lane, formats, skip), artifacts_dir, data_dir)
+    if force or version is not None or key is None:
+        return key, None
+    return key, reusable(Path(artifacts_dir), contract.served_name(model, lane), key)
+
+
+def up_to_date(entries: list[Entry]) -> str:
+    """What a run says of a model whose newest version is current (current_export)."""
+    return (f"{entries[0].model_name}: up to date (version {entries[0].version} was exported from the same "
+            "checkpoint with the same tools; --force exports it again)")
+
+
 def export_builtin(model: str, lane: str, formats: Sequence[str] | None, artifacts_dir: Path, examples: Examples,
                    log: Callable[[Entry], None], version: int | None = None, skip: Sequence[str] = (),
                    key: dict[str, Any] | None = None) -> list[Entry]:

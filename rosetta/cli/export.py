@@ -125,22 +125,18 @@ def _export_lanes_in_parallel(args: argparse.Namespace, out: Path, names: list[s
     """Each lane with something to export in a child of its own, `jobs` at a time (every child publishes its
     versions under the manifest lock); lanes whose newest versions are current are reused here, no child
     started. The entries: the reused ones and those the children added."""
-    from rosetta.builtins import chosen_formats, export_key
+    from rosetta.builtins import current_export, up_to_date
     from rosetta.core import manifest
-    from rosetta.exporters.reuse import reusable
 
     reused: list[Entry] = []
     todo = []
     for name in names:
-        same = []
-        for model in (list(contract.BUILTIN_MODELS) if args.model == "all" else [args.model]):
-            key = None if args.force or args.version is not None else \
-                export_key(model, name, chosen_formats(name, args.format, args.skip_format), out, args.data_dir)
-            same.append(key and reusable(out, contract.served_name(model, name), key))
+        same = [current_export(model, name, args.format, args.skip_format, out, args.data_dir, args.force,
+                               args.version)[1]
+                for model in (list(contract.BUILTIN_MODELS) if args.model == "all" else [args.model])]
         if all(same):
             for entries in same:
-                console.print(f"[bold]{entries[0].model_name}[/]: up to date (version {entries[0].version} was "
-                              f"exported from the same checkpoint with the same tools; --force exports it again)")
+                console.print(f"[bold]{up_to_date(entries)}[/]")
                 reused += entries
         else:
             todo.append(name)
