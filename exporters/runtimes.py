@@ -401,21 +401,24 @@ def signature_tfjs(path: Path, spec: ModelSpec) -> dict[str, Any]:
             "outputs": describe(sig.get("outputs", {}))}
 
 
+# One runtime serves every format of its file type: every TFLite variant runs in LiteRT with its default delegate
+# (and records what the delegate took), every ONNX variant in ONNX Runtime.
+LITERT = Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite, batch_run=run_tflite)
+ONNX_RUNTIME = Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx)
 RUNTIMES: dict[str, Runtime] = {
     "savedmodel": Runtime("tensorflow", "tensorflow", load_savedmodel, signature_savedmodel),
     "savedmodel-xla": Runtime("tensorflow", "tensorflow", load_savedmodel, signature_savedmodel),
-    "tflite-fp32": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite, batch_run=run_tflite),
-    "tflite-int8": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite, batch_run=run_tflite),
-    "tflite-int16x8": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite, batch_run=run_tflite),
-    "tflite-dynamic-int8": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite,
-                                   batch_run=run_tflite),
+    "tflite-fp32": LITERT,
+    "tflite-int8": LITERT,
+    "tflite-int16x8": LITERT,
+    "tflite-dynamic-int8": LITERT,
     "tfjs": Runtime(f"tfjs-node-{TFJS_BACKEND}", "node:@tensorflow/tfjs", None, signature_tfjs, batch_run=run_tfjs),
-    "onnx": Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx),
+    "onnx": ONNX_RUNTIME,
     "torchscript": Runtime("torchscript", "torch", load_torchscript, signature_torchscript),
     "pt2": Runtime("torch.export", "torch", load_pt2, signature_pt2),
-    "tflite-fp16": Runtime("litert", "ai-edge-litert", load_tflite, signature_tflite),
-    "onnx-fp16": Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx),
-    "onnx-int8": Runtime("onnxruntime", "onnxruntime", load_onnx, signature_onnx),
+    "tflite-fp16": LITERT,
+    "onnx-fp16": ONNX_RUNTIME,
+    "onnx-int8": ONNX_RUNTIME,
     "openvino": Runtime("openvino-cpu", "openvino", load_openvino, signature_openvino),
     "executorch": Runtime("executorch-xnnpack", "executorch", load_executorch, signature_executorch),
 }
