@@ -186,7 +186,8 @@ def channels_first(output: tf.Tensor, source_shape: tuple[int, ...]) -> tf.Tenso
     return tf.transpose(output, [0, rank - 1, *range(1, rank - 1)])
 
 
-def _tflite_converter(src: Path) -> tf.lite.TFLiteConverter:
+def tflite_converter(src: Path) -> tf.lite.TFLiteConverter:
+    """The TFLite converter of a SavedModel's serving signature: every TFLite variant starts here."""
     return tf.lite.TFLiteConverter.from_saved_model(str(src), signature_keys=[SIGNATURE])
 
 
@@ -203,7 +204,7 @@ def check_tflite_size(src: Path) -> None:
 
 def savedmodel_to_tflite_fp32(src: Path, dst: Path, ctx: ExportContext) -> None:
     check_tflite_size(src)
-    dst.write_bytes(_tflite_converter(src).convert())
+    dst.write_bytes(tflite_converter(src).convert())
 
 
 def savedmodel_to_tflite_int8(src: Path, dst: Path, ctx: ExportContext) -> dict[str, Any]:

@@ -7,11 +7,11 @@ from pathlib import Path
 import tensorflow as tf
 
 from rosetta.exporters.context import ExportContext
-from rosetta.exporters.runtimes import SIGNATURE
+from rosetta.exporters.tf_edges import tflite_converter
 
 
 def savedmodel_to_tflite_fp16(src: Path, dst: Path, ctx: ExportContext) -> None:
-    converter = tf.lite.TFLiteConverter.from_saved_model(str(src), signature_keys=[SIGNATURE])
+    converter = tflite_converter(src)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.target_spec.supported_types = [tf.float16]
     dst.write_bytes(converter.convert())

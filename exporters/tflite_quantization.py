@@ -73,11 +73,9 @@ def representative_batches(spec: ModelSpec, rows: Mapping[str, np.ndarray],
 
 
 def _converter(savedmodel: Path):
-    import tensorflow as tf
+    from rosetta.exporters.tf_edges import tflite_converter  # imports TensorFlow: only where a file is converted
 
-    from rosetta.exporters.runtimes import SIGNATURE
-
-    return tf.lite.TFLiteConverter.from_saved_model(str(savedmodel), signature_keys=[SIGNATURE])
+    return tflite_converter(savedmodel)
 
 
 def calibrate(savedmodel: Path, spec: ModelSpec, rows: Mapping[str, np.ndarray]) -> tuple[bytes, int]:
