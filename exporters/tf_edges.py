@@ -127,13 +127,16 @@ def onnx_to_savedmodel(src: Path, dst: Path, ctx: ExportContext) -> None:
     # onnx2tf keeps a free sequence length, but converts a free image height/width into a graph that returns the
     # wrong number of rows (ResNet-50: 7 rows out for 32 in). Those axes are fixed at the example's size, and
     # the SavedModel's signature says so (the manifest records the static shape).
-    fixed = {t.name: (None, *ctx.warmup[t.name].shape[1:]) for t in spec.inputs if len(t.shape) == 4 and t.free_axes}
+    def at_example_size(inputs) -> dict[str, tuple[int | None, ...]]:
+        return {t.name: (None, *ctx.warmup[t.name].shape[1:]) for t in inputs}
+
+    fixed = at_example_size(t for t in spec.inputs if len(t.shape) == 4 and t.free_axes)
     try:
         keras_model = _onnx2tf(src, spec, fixed)
     except Exception:  # noqa: BLE001 - a free axis onnx2tf cannot carry: convert once more with every one fixed
         if not any(t.free_axes for t in spec.inputs):
             raise
-        fixed = {t.name: (None, *ctx.warmup[t.name].shape[1:]) for t in spec.inputs if t.free_axes}
+        fixed = at_example_size(t for t in spec.inputs if t.free_axes)
         keras_model = _onnx2tf(src, spec, fixed)
     module = tf.Module()
     module.model = keras_model
